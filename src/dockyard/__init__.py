@@ -1,0 +1,3 @@
+"""Dockyard: a Docker-class container engine written in Python."""
+
+__version__ = "0.1.0"

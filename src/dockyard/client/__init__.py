@@ -1,0 +1,1 @@
+"""Docker Engine API client over a Unix socket or TCP + TLS."""

@@ -1,0 +1,1 @@
+"""Compose files to Engine API calls, in the client's process."""

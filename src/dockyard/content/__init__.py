@@ -1,0 +1,1 @@
+"""Content-addressed blobs: ingest, verify the digest, rename into place."""

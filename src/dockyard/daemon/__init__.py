@@ -1,0 +1,1 @@
+"""The Docker Engine API over aiohttp: one handler module per resource."""

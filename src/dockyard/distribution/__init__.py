@@ -1,0 +1,1 @@
+"""Registry client: auth challenges and tokens, resolve, fetch, push."""

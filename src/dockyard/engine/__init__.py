@@ -1,0 +1,1 @@
+"""Containers and their lifecycle, metadata, monitor, logs, events, volumes."""

@@ -1,0 +1,59 @@
+"""One exception tree for all of dockyard.
+
+    DockyardError                 exit 1, HTTP 500
+     +-- InvalidArgument          exit 1, HTTP 400  bad input from a user or a config file
+     |    +-- ConfigError         exit 1, HTTP 400  an OCI config.json field is wrong (names the field)
+     +-- NotFound                 exit 1, HTTP 404  a container, image or object does not exist
+     +-- Conflict                 exit 1, HTTP 409  the object exists or is in the wrong state
+     +-- Unsupported              exit 1, HTTP 501  this host or build lacks a feature that was asked for
+     +-- SystemFailure            exit 1, HTTP 500  the kernel refused an operation (wraps errno)
+
+Each error knows its process exit code and its HTTP status, so the command line and the API
+report it the same way.
+"""
+
+from __future__ import annotations
+
+
+class DockyardError(Exception):
+    exit_code: int = 1
+    http_status: int = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidArgument(DockyardError):
+    http_status = 400
+
+
+class ConfigError(InvalidArgument):
+    """A field of an OCI runtime config.json is malformed or contradictory."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"config.json: {field}: {problem}")
+        self.field = field
+
+
+class NotFound(DockyardError):
+    http_status = 404
+
+
+class Conflict(DockyardError):
+    http_status = 409
+
+
+class Unsupported(DockyardError):
+    http_status = 501
+
+
+class SystemFailure(DockyardError):
+    """An operating-system call failed; carries the errno."""
+
+    def __init__(self, message: str, errno: int = 0) -> None:
+        super().__init__(message)
+        self.errno = errno

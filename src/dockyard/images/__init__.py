@@ -1,0 +1,1 @@
+"""The image store: pull, push, unpack layers, save/load/import/export."""

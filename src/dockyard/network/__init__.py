@@ -1,0 +1,1 @@
+"""Bridges, veths and routes via pyroute2; IPAM; port publishing; DNS for container names."""

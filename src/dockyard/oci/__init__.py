@@ -1,0 +1,1 @@
+"""Pure data of the OCI specifications. Standard library only."""

@@ -1,0 +1,1 @@
+"""The registry server: API routes and error codes, handlers, storage drivers, auth."""

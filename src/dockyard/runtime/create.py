@@ -1,0 +1,222 @@
+"""``create``: validate the bundle, make the cgroup, fork the container init and record its state.
+
+Nothing is left behind on failure: the init is killed, the cgroup removed and the state folder
+deleted before the error is reported.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from dockyard.errors import ConfigError, DockyardError, InvalidArgument, SystemFailure
+from dockyard.runtime import cgroups, config, hooks
+from dockyard.runtime.init import InitSpec, run_init
+from dockyard.runtime.launch import Launch, raise_remote, start_stages
+from dockyard.runtime.namespaces import NamespacePlan, write_id_maps
+from dockyard.runtime.state import State, StateDir, now_rfc3339, oci_state, process_start_time
+from dockyard.util import syscalls as sc
+from dockyard.util.atomic import write_atomic
+
+
+@dataclass
+class CreateOptions:
+    root: str
+    container_id: str
+    bundle: str
+    pid_file: str = ""
+    console_socket: str = ""
+    no_pivot: bool = False
+    preserve_fds: int = 0
+    systemd_cgroup: bool = False
+    # `run` in the foreground with a terminal and no console socket proxies the pty itself.
+    proxy_console: bool = False
+
+
+@dataclass
+class Created:
+    state: State
+    state_dir: StateDir
+    console_master: int = -1
+
+
+def _validate_more(cfg: dict[str, Any], layout: cgroups.CgroupLayout) -> NamespacePlan:
+    from dockyard.runtime import capabilities, seccomp
+
+    linux = cfg.get("linux") or {}
+    plan = NamespacePlan(config.namespaces(cfg))
+    if "mount" not in plan.new and "mount" not in plan.join:
+        raise ConfigError("linux.namespaces", "a mount namespace is required: add {\"type\": \"mount\"}")
+    proc = cfg["process"]
+    capabilities.parse(proc.get("capabilities"))
+    if linux.get("seccomp"):
+        seccomp.validate(linux["seccomp"])
+    if linux.get("resources"):
+        cgroups.validate_resources(linux["resources"], layout)
+    if plan.new_userns and not (linux.get("uidMappings") and linux.get("gidMappings")):
+        raise ConfigError("linux.uidMappings", "a new user namespace needs uidMappings and gidMappings")
+    return plan
+
+
+def cgroup_mounts(layout: cgroups.CgroupLayout) -> list[tuple[str, str, str]]:
+    """(name under /sys/fs/cgroup, fstype, mount data) for every hierarchy of the host."""
+    if layout.mode == "v2":
+        return [("", "cgroup2", "")]
+    seen: dict[str, str] = {}
+    for ctrl, mountpoint in layout.v1.items():
+        name = os.path.basename(mountpoint)
+        seen[name] = ctrl if name not in seen else seen[name] + "," + ctrl
+    out = [(name, "cgroup", "none,name=systemd" if ctrls == "name=systemd" else ctrls)
+           for name, ctrls in seen.items()]
+    if layout.unified:
+        out.append(("unified", "cgroup2", ""))
+    return out
+
+
+def create(opts: CreateOptions) -> Created:
+    bundle = os.path.abspath(opts.bundle)
+    sd = StateDir(opts.root, opts.container_id)
+    if sd.exists():
+        from dockyard.errors import Conflict
+
+        raise Conflict(f"container with id {opts.container_id!r} already exists")
+    cfg = config.load(bundle)
+    proc = cfg["process"]
+    terminal = bool(proc.get("terminal"))
+    if terminal and not opts.console_socket and not opts.proxy_console:
+        raise InvalidArgument("process.terminal is true: give --console-socket to receive the terminal "
+                              "(or use `run` in the foreground)")
+    if opts.console_socket and not terminal:
+        raise InvalidArgument("--console-socket was given but process.terminal is false in config.json")
+    layout = cgroups.detect_layout()
+    plan = _validate_more(cfg, layout)
+    linux: dict[str, Any] = cfg.get("linux") or {}
+    sd.make()
+    mgr: cgroups.CgroupManager | None = None
+    launch: Launch | None = None
+    console_fd = -1
+    proxy_fd = -1
+    dir_fd = -1
+    try:
+        # Everything forked from here is not dumpable: see init.py.
+        sc.prctl(sc.PR_SET_DUMPABLE, 0)
+        mgr = cgroups.new_manager(linux.get("cgroupsPath"), opts.container_id,
+                                  systemd=opts.systemd_cgroup, layout=layout)
+        mgr.create()
+        if linux.get("resources"):
+            mgr.set_resources(linux["resources"])
+        os.mkfifo(sd.fifo, 0o622)
+        dir_fd = os.open(sd.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        if terminal:
+            if opts.console_socket:
+                from dockyard.runtime.tty import connect_console_socket
+
+                console_fd = connect_console_socket(opts.console_socket)
+            else:
+                from dockyard.runtime.tty import console_pair
+
+                proxy_fd, console_fd = console_pair()
+        hk = cfg.get("hooks") or {}
+        spec = InitSpec(
+            cfg=cfg, bundle=bundle, container_id=opts.container_id, state_dir_fd=dir_fd,
+            console_fd=console_fd, no_pivot=opts.no_pivot, preserve_fds=opts.preserve_fds,
+            new_namespaces=plan.new, userns=plan.any_userns, cgroup_paths=mgr.paths(),
+            cgroup_mounts=cgroup_mounts(layout),
+            wait_for_hooks=bool(hk.get("prestart") or hk.get("createRuntime")),
+            annotations=cfg.get("annotations") or {},
+        )
+        manager = mgr
+        launch = start_stages(plan, plan.join, lambda: manager.add_process(0),
+                              lambda ch: run_init(spec, ch))
+        if console_fd >= 0:
+            os.close(console_fd)
+            console_fd = -1
+        _drive(launch, cfg, bundle, opts.container_id)
+        pid = launch.pid_b
+        start = process_start_time(pid)
+        if start is None:
+            raise SystemFailure("the container init exited during create")
+        state = State(id=opts.container_id, bundle=bundle, rootfs=cfg["root"]["path"], pid=pid,
+                      pid_start=start, created=now_rfc3339(), owner="",
+                      annotations=cfg.get("annotations") or {}, cgroup_paths=mgr.paths(),
+                      hooks=hk, seccomp=linux.get("seccomp"),
+                      no_new_privileges=bool(proc.get("noNewPrivileges")),
+                      use_systemd=opts.systemd_cgroup,
+                      config_process=proc)
+        sd.save(state)
+        if opts.pid_file:
+            write_atomic(os.path.abspath(opts.pid_file), str(pid).encode(), 0o644)
+        return Created(state, sd, proxy_fd)
+    except BaseException:
+        if launch is not None:
+            if launch.pid_b:
+                try:
+                    os.kill(launch.pid_b, 9)
+                except ProcessLookupError:
+                    pass
+            launch.reap_a()
+        if mgr is not None:
+            try:
+                mgr.kill_all(9)
+            except OSError:
+                pass
+            _destroy_quietly(mgr)
+        if proxy_fd >= 0:
+            os.close(proxy_fd)
+        sd.remove()
+        raise
+    finally:
+        for fd in (dir_fd, console_fd):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        if launch is not None:
+            launch.ch.close()
+
+
+def _destroy_quietly(mgr: cgroups.CgroupManager) -> None:
+    import time
+
+    for _ in range(100):
+        try:
+            mgr.destroy()
+            return
+        except OSError:
+            time.sleep(0.01)
+
+
+def _drive(launch: Launch, cfg: dict[str, Any], bundle: str, container_id: str) -> None:
+    """Answer the stages' requests until the init says it is ready."""
+    linux = cfg.get("linux") or {}
+    ch = launch.ch
+    while True:
+        msg = ch.recv()
+        if msg is None:
+            launch.reap_a()
+            raise SystemFailure("the container init exited before it was ready (see the log for its error)")
+        kind = msg.get("type")
+        if kind == "userns":
+            write_id_maps(launch.pid_a, linux)
+            ch.send({"type": "maps_done"})
+        elif kind == "pid":
+            launch.pid_b = int(msg["pid"])
+            launch.reap_a()
+        elif kind == "hooks":
+            hk = cfg.get("hooks") or {}
+            st = State(id=container_id, bundle=bundle, rootfs="", pid=launch.pid_b, pid_start=0, created="",
+                       annotations=cfg.get("annotations") or {})
+            doc = oci_state(st, "creating")
+            try:
+                hooks.run_hooks("prestart", hk, doc)
+                hooks.run_hooks("createRuntime", hk, doc)
+            except DockyardError:
+                raise
+            ch.send({"type": "hooks_done"})
+        elif kind == "ready":
+            return
+        elif kind == "error":
+            launch.reap_a()
+            raise_remote(msg)

@@ -1,0 +1,135 @@
+"""The container's init (stage B of launch.py): from fresh namespaces to execve of process.args.
+
+Runs inside the container's namespaces as a forked copy of the runtime. It is not dumpable (the
+runtime cleared PR_SET_DUMPABLE before forking), so no process in the container can open its
+/proc/<pid>/exe -- the host's Python interpreter -- or its fds (the CVE-2019-5736 class); execve of
+the container's program makes the new image dumpable again.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from dockyard.runtime import hooks as hooks_mod
+from dockyard.runtime import rootfs, tty
+from dockyard.runtime.channel import Channel
+from dockyard.runtime.process import Finalizer, check_lsm, reset_signals, set_oom_score_adj
+from dockyard.util import syscalls as sc
+
+
+@dataclass
+class InitSpec:
+    cfg: dict[str, Any]
+    bundle: str
+    container_id: str
+    state_dir_fd: int
+    console_fd: int  # -1 without a terminal
+    no_pivot: bool
+    preserve_fds: int
+    new_namespaces: set[str]
+    userns: bool
+    cgroup_paths: dict[str, str]
+    cgroup_mounts: list[tuple[str, str, str]]
+    wait_for_hooks: bool
+    annotations: dict[str, str] = field(default_factory=dict)
+
+
+def _state_doc(spec: InitSpec, status: str) -> dict[str, Any]:
+    doc: dict[str, Any] = {"ociVersion": "1.1.0", "id": spec.container_id, "status": status,
+                           "pid": os.getpid(), "bundle": spec.bundle}
+    if spec.annotations:
+        doc["annotations"] = spec.annotations
+    return doc
+
+
+def run_init(spec: InitSpec, ch: Channel) -> None:
+    cfg = spec.cfg
+    linux: dict[str, Any] = cfg.get("linux") or {}
+    proc: dict[str, Any] = cfg["process"]
+    os.setsid()
+    if "network" in spec.new_namespaces:
+        from dockyard.runtime.namespaces import loopback_up
+
+        loopback_up()
+    check_lsm(proc, linux)
+    ctx = rootfs.RootfsContext(cfg, spec.bundle, spec.userns, "cgroup" in spec.new_namespaces,
+                               spec.cgroup_paths, spec.cgroup_mounts)
+    rootfs.prepare(ctx)
+    if spec.wait_for_hooks:
+        ch.send({"type": "hooks"})
+        reply = ch.recv()
+        if not reply or reply.get("type") != "hooks_done":
+            os._exit(1)
+    hooks = cfg.get("hooks") or {}
+    if hooks.get("createContainer"):
+        hooks_mod.run_hooks("createContainer", hooks, _state_doc(spec, "created"))
+    cwd = proc.get("cwd") or "/"
+    rootfs.pivot(ctx, spec.no_pivot)
+    if spec.console_fd >= 0:
+        _setup_console(spec.console_fd, proc)
+    if cfg.get("hostname"):
+        sc.sethostname(cfg["hostname"])
+    if cfg.get("domainname"):
+        sc.setdomainname(cfg["domainname"])
+    if linux.get("sysctl"):
+        rootfs.apply_sysctls(linux["sysctl"])
+    for p in linux.get("readonlyPaths") or []:
+        rootfs.readonly_path(p)
+    for p in linux.get("maskedPaths") or []:
+        rootfs.mask_path(p)
+    rootfs.remount_ro_if_requested(cfg)
+    try:
+        os.makedirs(cwd, 0o755, exist_ok=True)
+    except OSError:
+        pass  # reported precisely by Finalizer.prepare_privileged's chdir
+    if cfg["root"].get("readonly"):
+        rootfs.readonly_root()
+    if "oomScoreAdj" in proc:
+        set_oom_score_adj(proc["oomScoreAdj"])
+    fin = Finalizer(proc, linux, linux.get("seccomp"), spec.preserve_fds)
+    fin.prepare_privileged()
+    fin.drop_privileges()
+    reset_signals()
+    ch.send({"type": "ready"})
+    ch.close()
+    # Blocks until `start` opens the fifo for reading. Opened relative to the state folder's fd,
+    # taken before pivot_root, because the host path is out of reach from here.
+    fifo = os.open("exec.fifo", os.O_WRONLY | os.O_CLOEXEC, dir_fd=spec.state_dir_fd)
+    os.write(fifo, b"0")
+    os.close(fifo)
+    fin.close_fds()
+    if hooks.get("startContainer"):
+        try:
+            hooks_mod.run_hooks("startContainer", hooks, _state_doc(spec, "running"))
+        except hooks_mod.HookError as exc:
+            os.write(2, f"dockyard-runtime: {exc}\n".encode())
+            os._exit(1)
+    try:
+        fin.exec()
+    except OSError as exc:
+        os.write(2, f"dockyard-runtime: exec {proc['args'][0]}: {exc.strerror}\n".encode())
+        os._exit(127 if exc.errno == 2 else 126)
+
+
+def _setup_console(sock_fd: int, proc: dict[str, Any]) -> None:
+    master, slave_path = tty.open_pty()
+    slave = os.open(slave_path, os.O_RDWR | os.O_CLOEXEC)
+    size = proc.get("consoleSize") or {}
+    if size.get("height") or size.get("width"):
+        tty.set_size(slave, size.get("height", 0), size.get("width", 0))
+    # /dev/console is the pty's slave inside the container, as runc sets it up.
+    if os.path.lexists("/dev/console") or os.path.isdir("/dev"):
+        try:
+            if not os.path.exists("/dev/console"):
+                os.close(os.open("/dev/console", os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
+            sc.mount(slave_path, "/dev/console", None, sc.MS_BIND, None)
+        except OSError:
+            pass  # a read-only /dev: the terminal still works, /dev/console is just absent
+    tty.send_fd(sock_fd, master)
+    os.close(master)
+    os.close(sock_fd)
+    tty.make_controlling(slave)
+    if slave > 2:
+        os.close(slave)

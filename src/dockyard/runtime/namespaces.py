@@ -1,0 +1,102 @@
+"""Entering namespaces: joining existing ones by path (setns) and creating new ones (unshare).
+
+A user namespace comes first (joined or new), because it grants the capabilities the other
+namespaces are then created or joined with. unshare(CLONE_NEWPID) and setns into a pid namespace
+change only the namespace of *children*: the caller must fork afterwards (init.py does).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from dockyard.errors import ConfigError, SystemFailure
+from dockyard.runtime.config import NAMESPACE_FLAGS, NAMESPACE_PROC
+from dockyard.util import syscalls as sc
+
+
+class NamespacePlan:
+    def __init__(self, namespaces: list[dict[str, Any]]) -> None:
+        self.join: dict[str, str] = {}
+        self.new: set[str] = set()
+        for ns in namespaces:
+            if ns.get("path"):
+                self.join[ns["type"]] = ns["path"]
+            else:
+                self.new.add(ns["type"])
+
+    @property
+    def new_userns(self) -> bool:
+        return "user" in self.new
+
+    @property
+    def any_userns(self) -> bool:
+        return "user" in self.new or "user" in self.join
+
+    def unshare_flags(self, exclude: tuple[str, ...] = ()) -> int:
+        flags = 0
+        for kind in self.new:
+            if kind not in exclude:
+                flags |= NAMESPACE_FLAGS[kind]
+        return flags
+
+
+def join(kind: str, path: str) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise ConfigError(f"linux.namespaces[{kind}].path", f"cannot open {path}: {exc.strerror}") from None
+    try:
+        sc.setns(fd, NAMESPACE_FLAGS[kind])
+    except OSError as exc:
+        raise SystemFailure(f"joining the {kind} namespace {path}: {exc.strerror}", exc.errno or 0) from None
+    finally:
+        os.close(fd)
+
+
+def join_all(paths: dict[str, str], order: tuple[str, ...] = ("user", "ipc", "uts", "network", "pid",
+                                                               "cgroup", "time", "mount")) -> None:
+    # mount last: after it, paths like /proc/<pid>/ns/* of the host may no longer be reachable.
+    for kind in order:
+        if kind in paths:
+            join(kind, paths[kind])
+
+
+def write_id_maps(pid: int, linux: dict[str, Any]) -> None:
+    """Write uid_map/gid_map of ``pid``'s new user namespace from the parent (which has the caps)."""
+    for key, fname in (("uidMappings", "uid_map"), ("gidMappings", "gid_map")):
+        maps = linux.get(key) or []
+        if not maps:
+            continue
+        text = "".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in maps)
+        try:
+            with open(f"/proc/{pid}/{fname}", "w") as f:
+                f.write(text)
+        except OSError as exc:
+            raise ConfigError(f"linux.{key}", f"the kernel refused the mapping ({exc.strerror}): "
+                                              f"{text.strip()!r}") from None
+
+
+def loopback_up() -> None:
+    """Bring "lo" up in a fresh network namespace (runc's "loopback" network does the same)."""
+    import fcntl
+    import struct
+
+    fd = sc.socket_fd(2, 2)  # AF_INET, SOCK_DGRAM: any socket serves for interface ioctls
+    try:
+        SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+        req = struct.pack("16sh22x", b"lo", 0)
+        res = fcntl.ioctl(fd, SIOCGIFFLAGS, req)
+        flags = struct.unpack("16sh22x", res)[1]
+        fcntl.ioctl(fd, SIOCSIFFLAGS, struct.pack("16sh22x", b"lo", flags | IFF_UP))
+    finally:
+        os.close(fd)
+
+
+def same_namespace(kind: str, pid: int) -> bool:
+    """True when ``pid`` is in the caller's namespace of ``kind`` (nothing to join)."""
+    proc = NAMESPACE_PROC[kind]
+    try:
+        return os.stat(f"/proc/{pid}/ns/{proc}").st_ino == os.stat(f"/proc/self/ns/{proc}").st_ino
+    except FileNotFoundError:
+        return True

@@ -1,0 +1,160 @@
+"""The state folder of one container under ``--root``.
+
+``<root>/<id>/state.json`` is written atomically and records the init process's pid together with
+its start time (field 22 of /proc/<pid>/stat, clock ticks since boot): a pid reused by another
+process after the container died then never passes for the container. ``exec.fifo`` exists from
+``create`` until ``start``: its presence is what makes a live init "created" rather than "running"
+(the same convention as runc).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from dockyard.errors import Conflict, InvalidArgument, NotFound
+from dockyard.util.atomic import write_atomic
+
+OCI_VERSION = "1.1.0"
+STATE_FILE = "state.json"
+FIFO = "exec.fifo"
+
+
+def validate_id(container_id: str) -> None:
+    if (not container_id or container_id in (".", "..") or "/" in container_id
+            or len(container_id) > 1024 or "\0" in container_id):
+        raise InvalidArgument(f"invalid container id {container_id!r}: use letters, digits, '_', '-', '.'")
+    for ch in container_id:
+        if not (ch.isalnum() or ch in "_-.+"):
+            raise InvalidArgument(f"invalid container id {container_id!r}: {ch!r} is not allowed; "
+                                  "use letters, digits, '_', '-', '.'")
+
+
+def process_start_time(pid: int) -> int | None:
+    """Start time of ``pid`` in clock ticks since boot, or None when it does not exist.
+
+    /proc/<pid>/stat's second field is the command name in parentheses and may itself hold spaces
+    and parentheses, so the fields are counted from the last ')'.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    rest = data[data.rindex(b")") + 2:].split()
+    # rest[0] is field 3 (state); the start time is field 22.
+    if rest[0] == b"Z" or rest[0] == b"X":
+        return None  # a zombie has exited: the container is stopped even before it is reaped
+    return int(rest[19])
+
+
+@dataclass
+class State:
+    id: str
+    bundle: str
+    rootfs: str
+    pid: int
+    pid_start: int
+    created: str
+    owner: str = ""
+    annotations: dict[str, str] = field(default_factory=dict)
+    cgroup_paths: dict[str, str] = field(default_factory=dict)
+    namespaces: dict[str, str] = field(default_factory=dict)  # type -> /proc path captured at create
+    hooks: dict[str, Any] = field(default_factory=dict)
+    config_process: dict[str, Any] = field(default_factory=dict)
+    seccomp: dict[str, Any] | None = None
+    apparmor: str = ""
+    selinux: str = ""
+    no_new_privileges: bool = False
+    rootless: bool = False
+    use_systemd: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.__dict__, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> State:
+        raw = json.loads(data)
+        known = {k: raw[k] for k in cls.__dataclass_fields__ if k in raw}
+        return cls(**known)
+
+
+class StateDir:
+    def __init__(self, root: str, container_id: str) -> None:
+        validate_id(container_id)
+        self.root = root
+        self.id = container_id
+        self.path = os.path.join(root, container_id)
+
+    @property
+    def fifo(self) -> str:
+        return os.path.join(self.path, FIFO)
+
+    def exists(self) -> bool:
+        return os.path.exists(os.path.join(self.path, STATE_FILE))
+
+    def make(self) -> None:
+        os.makedirs(self.root, mode=0o711, exist_ok=True)
+        try:
+            os.mkdir(self.path, 0o711)
+        except FileExistsError:
+            raise Conflict(f"container with id {self.id!r} already exists in {self.root}: "
+                           f"delete it first or choose another id") from None
+
+    def save(self, state: State) -> None:
+        write_atomic(os.path.join(self.path, STATE_FILE), state.to_json(), 0o600)
+
+    def load(self) -> State:
+        try:
+            with open(os.path.join(self.path, STATE_FILE), "rb") as f:
+                return State.from_json(f.read())
+        except FileNotFoundError:
+            raise NotFound(f"container {self.id!r} does not exist") from None
+
+    def remove(self) -> None:
+        # Idempotent: a second delete, or a create that failed half-way, finds less or nothing.
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def status(state: State, state_dir: StateDir) -> str:
+    """created | running | paused | stopped, derived from the live system, never stored."""
+    if state.pid <= 0 or process_start_time(state.pid) != state.pid_start:
+        return "stopped"
+    if os.path.exists(state_dir.fifo):
+        return "created"
+    if state.cgroup_paths:
+        from dockyard.runtime.cgroups import manager_from_paths
+
+        try:
+            if manager_from_paths(state.cgroup_paths).frozen():
+                return "paused"
+        except OSError:
+            pass
+    return "running"
+
+
+def oci_state(state: State, status_value: str) -> dict[str, Any]:
+    """The OCI state document (runtime.md "State"), also given to hooks on stdin."""
+    doc: dict[str, Any] = {
+        "ociVersion": OCI_VERSION,
+        "id": state.id,
+        "status": status_value,
+        "bundle": state.bundle,
+    }
+    if status_value != "stopped":
+        doc["pid"] = state.pid
+    else:
+        doc["pid"] = 0
+    if state.annotations:
+        doc["annotations"] = state.annotations
+    return doc
+
+
+def now_rfc3339() -> str:
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int((t % 1) * 1e9):09d}Z"

@@ -1,0 +1,1 @@
+"""Snapshotters: prepare/commit/remove return mounts and never mount themselves; overlay."""

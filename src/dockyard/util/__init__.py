@@ -1,0 +1,1 @@
+"""Leaf helpers: atomic files, thin syscalls, mountinfo. Standard library only."""
