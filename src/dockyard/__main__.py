@@ -3,13 +3,10 @@
 ``dockyard runtime ...`` is ``dockyard-runtime ...`` (runc's command line). Later the ``daemon``
 and ``registry`` verbs go to their packages and everything else to ``dockyard.cli``. Targets are
 imported by name only when their verb is used, so ``dockyard --version`` (and later
-``dockyard ps``) never loads the runtime's or the daemon's code: keep this module's imports to
-``sys`` and the frozen ``importlib``.
+``dockyard ps``) never loads the runtime's or the daemon's code: this module imports ``sys`` only
+(``__import__`` instead of importlib, which pulls in ``warnings``).
 """
 
-from __future__ import annotations
-
-import importlib
 import sys
 
 USAGE = """\
@@ -31,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0] in ("-h", "--help", "help"):
         sys.stdout.write(USAGE)
-        return 0 if args else 2
+        return 0
     if args[0] in ("-v", "--version", "version"):
         from dockyard import __version__
 
@@ -44,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     module_name, prog = target
     # The target parses sys.argv as if it had been started under its own name.
     sys.argv = [prog, *args[1:]]
-    module = importlib.import_module(module_name)
+    module = __import__(module_name, fromlist=["main"])
     code = module.main()
     return code if isinstance(code, int) else 0
 

@@ -22,43 +22,81 @@ SPEC_VERSION = "1.1.0"
 # name -> (aliases, takes a value, repeatable)
 Flag = tuple[tuple[str, ...], bool, bool]
 GLOBAL_FLAGS: dict[str, Flag] = {
-    "root": ((), True, False), "log": ((), True, False), "log-format": ((), True, False),
-    "debug": ((), False, False), "systemd-cgroup": ((), False, False), "criu": ((), True, False),
-    "rootless": ((), True, False), "help": (("h",), False, False), "version": (("v",), False, False),
+    "root": ((), True, False),
+    "log": ((), True, False),
+    "log-format": ((), True, False),
+    "debug": ((), False, False),
+    "systemd-cgroup": ((), False, False),
+    "criu": ((), True, False),
+    "rootless": ((), True, False),
+    "help": (("h",), False, False),
+    "version": (("v",), False, False),
 }
 CREATE_FLAGS: dict[str, Flag] = {
-    "bundle": (("b",), True, False), "pid-file": ((), True, False), "console-socket": ((), True, False),
-    "no-pivot": ((), False, False), "no-new-keyring": ((), False, False), "preserve-fds": ((), True, False),
+    "bundle": (("b",), True, False),
+    "pid-file": ((), True, False),
+    "console-socket": ((), True, False),
+    "no-pivot": ((), False, False),
+    "no-new-keyring": ((), False, False),
+    "preserve-fds": ((), True, False),
     "pidfd-socket": ((), True, False),
 }
 VERB_FLAGS: dict[str, dict[str, Flag]] = {
     "create": CREATE_FLAGS,
-    "run": {**CREATE_FLAGS, "detach": (("d",), False, False), "keep": ((), False, False),
-            "no-subreaper": ((), False, False)},
+    "run": {
+        **CREATE_FLAGS,
+        "detach": (("d",), False, False),
+        "keep": ((), False, False),
+        "no-subreaper": ((), False, False),
+    },
     "start": {},
     "state": {},
     "kill": {"all": (("a",), False, False)},
     "delete": {"force": (("f",), False, False)},
-    "exec": {"process": (("p",), True, False), "tty": (("t",), False, False), "detach": (("d",), False, False),
-             "pid-file": ((), True, False), "console-socket": ((), True, False), "cwd": ((), True, False),
-             "env": (("e",), True, True), "user": (("u",), True, False), "additional-gids": (("g",), True, True),
-             "cap": (("c",), True, True), "no-new-privs": ((), False, False), "preserve-fds": ((), True, False),
-             "process-label": ((), True, False), "apparmor": ((), True, False),
-             "ignore-paused": ((), False, False), "cgroup": ((), True, True), "no-subreaper": ((), False, False),
-             "pidfd-socket": ((), True, False)},
+    "exec": {
+        "process": (("p",), True, False),
+        "tty": (("t",), False, False),
+        "detach": (("d",), False, False),
+        "pid-file": ((), True, False),
+        "console-socket": ((), True, False),
+        "cwd": ((), True, False),
+        "env": (("e",), True, True),
+        "user": (("u",), True, False),
+        "additional-gids": (("g",), True, True),
+        "cap": (("c",), True, True),
+        "no-new-privs": ((), False, False),
+        "preserve-fds": ((), True, False),
+        "process-label": ((), True, False),
+        "apparmor": ((), True, False),
+        "ignore-paused": ((), False, False),
+        "cgroup": ((), True, True),
+        "no-subreaper": ((), False, False),
+        "pidfd-socket": ((), True, False),
+    },
     "list": {"format": (("f",), True, False), "quiet": (("q",), False, False)},
     "ps": {"format": (("f",), True, False)},
     "pause": {},
     "resume": {},
     "events": {"stats": ((), False, False), "interval": ((), True, False)},
-    "update": {"resources": (("r",), True, False), "memory": ((), True, False),
-               "memory-reservation": ((), True, False), "memory-swap": ((), True, False),
-               "kernel-memory": ((), True, False), "kernel-memory-tcp": ((), True, False),
-               "cpu-shares": ((), True, False), "cpu-quota": ((), True, False), "cpu-period": ((), True, False),
-               "cpu-rt-period": ((), True, False), "cpu-rt-runtime": ((), True, False),
-               "cpuset-cpus": ((), True, False), "cpuset-mems": ((), True, False),
-               "pids-limit": ((), True, False), "blkio-weight": ((), True, False),
-               "l3-cache-schema": ((), True, False), "mem-bw-schema": ((), True, False)},
+    "update": {
+        "resources": (("r",), True, False),
+        "memory": ((), True, False),
+        "memory-reservation": ((), True, False),
+        "memory-swap": ((), True, False),
+        "kernel-memory": ((), True, False),
+        "kernel-memory-tcp": ((), True, False),
+        "cpu-shares": ((), True, False),
+        "cpu-quota": ((), True, False),
+        "cpu-period": ((), True, False),
+        "cpu-rt-period": ((), True, False),
+        "cpu-rt-runtime": ((), True, False),
+        "cpuset-cpus": ((), True, False),
+        "cpuset-mems": ((), True, False),
+        "pids-limit": ((), True, False),
+        "blkio-weight": ((), True, False),
+        "l3-cache-schema": ((), True, False),
+        "mem-bw-schema": ((), True, False),
+    },
     "spec": {"bundle": (("b",), True, False), "rootless": ((), False, False)},
     "features": {},
 }
@@ -84,8 +122,9 @@ Global options:
 """
 
 
-def parse_flags(argv: list[str], table: dict[str, Flag], stop_at_positional: bool = True
-                ) -> tuple[dict[str, Any], list[str]]:
+def parse_flags(
+    argv: list[str], table: dict[str, Flag], stop_at_positional: bool = True
+) -> tuple[dict[str, Any], list[str]]:
     lookup: dict[str, str] = {}
     for name, (aliases, _, _) in table.items():
         lookup[name] = name
@@ -96,7 +135,7 @@ def parse_flags(argv: list[str], table: dict[str, Flag], stop_at_positional: boo
     while i < len(argv):
         arg = argv[i]
         if arg == "--":
-            return values, argv[i + 1:]
+            return values, argv[i + 1 :]
         if not arg.startswith("-") or arg == "-":
             if stop_at_positional:
                 return values, argv[i:]
@@ -105,7 +144,7 @@ def parse_flags(argv: list[str], table: dict[str, Flag], stop_at_positional: boo
         key = arg.lstrip("-")
         inline: str | None = None
         if "=" in key:
-            key, inline = key.split("=", 1)
+            key, _, inline = key.partition("=")
         name = lookup.get(key)
         if name is None:
             raise InvalidArgument(f"flag provided but not defined: -{key}")
@@ -134,8 +173,12 @@ def version_text() -> str:
         seccomp_version = seccomp.library_version()
     except Exception:  # libseccomp absent: the line is omitted, as runc built without it
         pass
-    lines = [f"dockyard-runtime version {__version__}", "commit: none", f"spec: {SPEC_VERSION}",
-             f"python: {sys.version.split()[0]}"]
+    lines = [
+        f"dockyard-runtime version {__version__}",
+        "commit: none",
+        f"spec: {SPEC_VERSION}",
+        f"python: {sys.version.split()[0]}",
+    ]
     if seccomp_version:
         lines.append(f"libseccomp: {seccomp_version}")
     return "\n".join(lines)
@@ -170,8 +213,10 @@ def main(argv: list[str] | None = None) -> int:
         if gflags.get("systemd-cgroup") and not os.path.isdir("/run/systemd/system"):
             from dockyard.errors import Unsupported
 
-            raise Unsupported("--systemd-cgroup: systemd is not running on this host "
-                              "(no /run/systemd/system); use the cgroupfs driver (omit the flag)")
+            raise Unsupported(
+                "--systemd-cgroup: systemd is not running on this host "
+                "(no /run/systemd/system); use the cgroupfs driver (omit the flag)"
+            )
         return dispatch(verb, flags, args, root, gflags, log)
     except DockyardError as exc:
         log.error(exc.message)
@@ -186,16 +231,21 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def dispatch(verb: str, flags: dict[str, Any], args: list[str], root: str, gflags: dict[str, Any],
-             log: Logger) -> int:
+def dispatch(
+    verb: str, flags: dict[str, Any], args: list[str], root: str, gflags: dict[str, Any], log: Logger
+) -> int:
     if verb in ("create", "run"):
         from dockyard.runtime.create import CreateOptions
 
         cid = _one_id(verb, args)
         opts = CreateOptions(
-            root=root, container_id=cid, bundle=flags.get("bundle") or os.getcwd(),
-            pid_file=flags.get("pid-file", ""), console_socket=flags.get("console-socket", ""),
-            no_pivot=bool(flags.get("no-pivot")), preserve_fds=_int_flag(flags, "preserve-fds"),
+            root=root,
+            container_id=cid,
+            bundle=flags.get("bundle") or os.getcwd(),
+            pid_file=flags.get("pid-file", ""),
+            console_socket=flags.get("console-socket", ""),
+            no_pivot=bool(flags.get("no-pivot")),
+            preserve_fds=_int_flag(flags, "preserve-fds"),
             systemd_cgroup=bool(gflags.get("systemd-cgroup")),
         )
         if verb == "create":
@@ -246,12 +296,22 @@ def dispatch(verb: str, flags: dict[str, Any], args: list[str], root: str, gflag
 
                 raise Unsupported(f"--{unsupported}: the matching LSM is not enabled on this host")
         eopts = ExecOptions(
-            root=root, container_id=args[0], process_file=flags.get("process", ""), args=args[1:],
-            tty=bool(flags.get("tty")), detach=bool(flags.get("detach")), pid_file=flags.get("pid-file", ""),
-            console_socket=flags.get("console-socket", ""), cwd=flags.get("cwd", ""), env=flags.get("env", []),
-            user=flags.get("user", ""), additional_gids=[int(g) for g in flags.get("additional-gids", [])],
-            cap=flags.get("cap", []), no_new_privs=bool(flags.get("no-new-privs")),
-            preserve_fds=_int_flag(flags, "preserve-fds"), ignore_paused=bool(flags.get("ignore-paused")),
+            root=root,
+            container_id=args[0],
+            process_file=flags.get("process", ""),
+            args=args[1:],
+            tty=bool(flags.get("tty")),
+            detach=bool(flags.get("detach")),
+            pid_file=flags.get("pid-file", ""),
+            console_socket=flags.get("console-socket", ""),
+            cwd=flags.get("cwd", ""),
+            env=flags.get("env", []),
+            user=flags.get("user", ""),
+            additional_gids=[int(g) for g in flags.get("additional-gids", [])],
+            cap=flags.get("cap", []),
+            no_new_privs=bool(flags.get("no-new-privs")),
+            preserve_fds=_int_flag(flags, "preserve-fds"),
+            ignore_paused=bool(flags.get("ignore-paused")),
         )
         return exec_process(eopts)
     if verb == "list":
@@ -289,7 +349,9 @@ def dispatch(verb: str, flags: dict[str, Any], args: list[str], root: str, gflag
 
         from dockyard.util.atomic import write_atomic
 
-        write_atomic(path, json.dumps(default_spec(rootless=bool(flags.get("rootless"))), indent="\t").encode())
+        write_atomic(
+            path, json.dumps(default_spec(rootless=bool(flags.get("rootless"))), indent="\t").encode()
+        )
         return 0
     if verb == "features":
         from dockyard.runtime.spec import features

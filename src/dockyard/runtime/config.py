@@ -34,10 +34,22 @@ NAMESPACE_PROC = {
     "time": "time",
 }
 RLIMITS = {
-    "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
-    "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9,
-    "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
-    "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
+    "RLIMIT_CPU": 0,
+    "RLIMIT_FSIZE": 1,
+    "RLIMIT_DATA": 2,
+    "RLIMIT_STACK": 3,
+    "RLIMIT_CORE": 4,
+    "RLIMIT_RSS": 5,
+    "RLIMIT_NPROC": 6,
+    "RLIMIT_NOFILE": 7,
+    "RLIMIT_MEMLOCK": 8,
+    "RLIMIT_AS": 9,
+    "RLIMIT_LOCKS": 10,
+    "RLIMIT_SIGPENDING": 11,
+    "RLIMIT_MSGQUEUE": 12,
+    "RLIMIT_NICE": 13,
+    "RLIMIT_RTPRIO": 14,
+    "RLIMIT_RTTIME": 15,
 }
 
 Config = dict[str, Any]
@@ -138,14 +150,26 @@ def validate(cfg: Config, bundle: str) -> None:
             if not p.startswith("/"):
                 raise ConfigError(f"linux.{key}[{i}]", f"{p!r} must be an absolute path")
     prop = linux.get("rootfsPropagation")
-    if prop not in (None, "", "shared", "slave", "private", "unbindable", "rshared", "rslave",
-                    "rprivate", "runbindable"):
+    if prop not in (
+        None,
+        "",
+        "shared",
+        "slave",
+        "private",
+        "unbindable",
+        "rshared",
+        "rslave",
+        "rprivate",
+        "runbindable",
+    ):
         raise ConfigError("linux.rootfsPropagation", f"unknown propagation {prop!r}")
     if linux.get("intelRdt"):
         from dockyard.errors import Unsupported
 
-        raise Unsupported("linux.intelRdt: Intel RDT (resctrl) is not supported by dockyard-runtime; "
-                          "remove linux.intelRdt from config.json")
+        raise Unsupported(
+            "linux.intelRdt: Intel RDT (resctrl) is not supported by dockyard-runtime; "
+            "remove linux.intelRdt from config.json"
+        )
     if "personality" in linux:
         pers = linux["personality"]
         if not isinstance(pers, dict) or pers.get("domain") not in ("LINUX", "LINUX32"):
@@ -180,7 +204,9 @@ def validate_process(proc: dict[str, Any], field: str, required: bool = False) -
     for i, rl in enumerate(proc.get("rlimits") or []):
         f = f"{field}.rlimits[{i}]"
         if not isinstance(rl, dict) or rl.get("type") not in RLIMITS:
-            raise ConfigError(f"{f}.type", f"unknown rlimit {rl.get('type') if isinstance(rl, dict) else rl!r}")
+            raise ConfigError(
+                f"{f}.type", f"unknown rlimit {rl.get('type') if isinstance(rl, dict) else rl!r}"
+            )
         soft, hard = _uint(rl.get("soft"), f"{f}.soft", 64), _uint(rl.get("hard"), f"{f}.hard", 64)
         if soft > hard:
             raise ConfigError(f, f"soft limit {soft} is above the hard limit {hard}")
@@ -203,8 +229,10 @@ def _validate_namespaces(linux: dict[str, Any]) -> set[str]:
             raise ConfigError(f"linux.namespaces[{i}]", "must be an object with a type")
         kind = ns.get("type")
         if kind not in NAMESPACE_FLAGS:
-            raise ConfigError(f"linux.namespaces[{i}].type",
-                              f"unknown namespace type {kind!r}: use one of {', '.join(NAMESPACE_FLAGS)}")
+            raise ConfigError(
+                f"linux.namespaces[{i}].type",
+                f"unknown namespace type {kind!r}: use one of {', '.join(NAMESPACE_FLAGS)}",
+            )
         if kind in seen:
             raise ConfigError(f"linux.namespaces[{i}].type", f"namespace {kind!r} is listed twice")
         seen.add(kind)

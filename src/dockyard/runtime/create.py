@@ -47,7 +47,7 @@ def _validate_more(cfg: dict[str, Any], layout: cgroups.CgroupLayout) -> Namespa
     linux = cfg.get("linux") or {}
     plan = NamespacePlan(config.namespaces(cfg))
     if "mount" not in plan.new and "mount" not in plan.join:
-        raise ConfigError("linux.namespaces", "a mount namespace is required: add {\"type\": \"mount\"}")
+        raise ConfigError("linux.namespaces", 'a mount namespace is required: add {"type": "mount"}')
     proc = cfg["process"]
     capabilities.parse(proc.get("capabilities"))
     if linux.get("seccomp"):
@@ -67,8 +67,10 @@ def cgroup_mounts(layout: cgroups.CgroupLayout) -> list[tuple[str, str, str]]:
     for ctrl, mountpoint in layout.v1.items():
         name = os.path.basename(mountpoint)
         seen[name] = ctrl if name not in seen else seen[name] + "," + ctrl
-    out = [(name, "cgroup", "none,name=systemd" if ctrls == "name=systemd" else ctrls)
-           for name, ctrls in seen.items()]
+    out = [
+        (name, "cgroup", "none,name=systemd" if ctrls == "name=systemd" else ctrls)
+        for name, ctrls in seen.items()
+    ]
     if layout.unified:
         out.append(("unified", "cgroup2", ""))
     return out
@@ -85,8 +87,10 @@ def create(opts: CreateOptions) -> Created:
     proc = cfg["process"]
     terminal = bool(proc.get("terminal"))
     if terminal and not opts.console_socket and not opts.proxy_console:
-        raise InvalidArgument("process.terminal is true: give --console-socket to receive the terminal "
-                              "(or use `run` in the foreground)")
+        raise InvalidArgument(
+            "process.terminal is true: give --console-socket to receive the terminal "
+            "(or use `run` in the foreground)"
+        )
     if opts.console_socket and not terminal:
         raise InvalidArgument("--console-socket was given but process.terminal is false in config.json")
     layout = cgroups.detect_layout()
@@ -101,8 +105,9 @@ def create(opts: CreateOptions) -> Created:
     try:
         # Everything forked from here is not dumpable: see init.py.
         sc.prctl(sc.PR_SET_DUMPABLE, 0)
-        mgr = cgroups.new_manager(linux.get("cgroupsPath"), opts.container_id,
-                                  systemd=opts.systemd_cgroup, layout=layout)
+        mgr = cgroups.new_manager(
+            linux.get("cgroupsPath"), opts.container_id, systemd=opts.systemd_cgroup, layout=layout
+        )
         mgr.create()
         if linux.get("resources"):
             mgr.set_resources(linux["resources"])
@@ -119,16 +124,22 @@ def create(opts: CreateOptions) -> Created:
                 proxy_fd, console_fd = console_pair()
         hk = cfg.get("hooks") or {}
         spec = InitSpec(
-            cfg=cfg, bundle=bundle, container_id=opts.container_id, state_dir_fd=dir_fd,
-            console_fd=console_fd, no_pivot=opts.no_pivot, preserve_fds=opts.preserve_fds,
-            new_namespaces=plan.new, userns=plan.any_userns, cgroup_paths=mgr.paths(),
+            cfg=cfg,
+            bundle=bundle,
+            container_id=opts.container_id,
+            state_dir_fd=dir_fd,
+            console_fd=console_fd,
+            no_pivot=opts.no_pivot,
+            preserve_fds=opts.preserve_fds,
+            new_namespaces=plan.new,
+            userns=plan.any_userns,
+            cgroup_paths=mgr.paths(),
             cgroup_mounts=cgroup_mounts(layout),
             wait_for_hooks=bool(hk.get("prestart") or hk.get("createRuntime")),
             annotations=cfg.get("annotations") or {},
         )
         manager = mgr
-        launch = start_stages(plan, plan.join, lambda: manager.add_process(0),
-                              lambda ch: run_init(spec, ch))
+        launch = start_stages(plan, plan.join, lambda: manager.add_process(0), lambda ch: run_init(spec, ch))
         if console_fd >= 0:
             os.close(console_fd)
             console_fd = -1
@@ -137,13 +148,22 @@ def create(opts: CreateOptions) -> Created:
         start = process_start_time(pid)
         if start is None:
             raise SystemFailure("the container init exited during create")
-        state = State(id=opts.container_id, bundle=bundle, rootfs=cfg["root"]["path"], pid=pid,
-                      pid_start=start, created=now_rfc3339(), owner="",
-                      annotations=cfg.get("annotations") or {}, cgroup_paths=mgr.paths(),
-                      hooks=hk, seccomp=linux.get("seccomp"),
-                      no_new_privileges=bool(proc.get("noNewPrivileges")),
-                      use_systemd=opts.systemd_cgroup,
-                      config_process=proc)
+        state = State(
+            id=opts.container_id,
+            bundle=bundle,
+            rootfs=cfg["root"]["path"],
+            pid=pid,
+            pid_start=start,
+            created=now_rfc3339(),
+            owner="",
+            annotations=cfg.get("annotations") or {},
+            cgroup_paths=mgr.paths(),
+            hooks=hk,
+            seccomp=linux.get("seccomp"),
+            no_new_privileges=bool(proc.get("noNewPrivileges")),
+            use_systemd=opts.systemd_cgroup,
+            config_process=proc,
+        )
         sd.save(state)
         if opts.pid_file:
             write_atomic(os.path.abspath(opts.pid_file), str(pid).encode(), 0o644)
@@ -206,8 +226,15 @@ def _drive(launch: Launch, cfg: dict[str, Any], bundle: str, container_id: str) 
             launch.reap_a()
         elif kind == "hooks":
             hk = cfg.get("hooks") or {}
-            st = State(id=container_id, bundle=bundle, rootfs="", pid=launch.pid_b, pid_start=0, created="",
-                       annotations=cfg.get("annotations") or {})
+            st = State(
+                id=container_id,
+                bundle=bundle,
+                rootfs="",
+                pid=launch.pid_b,
+                pid_start=0,
+                created="",
+                annotations=cfg.get("annotations") or {},
+            )
             doc = oci_state(st, "creating")
             try:
                 hooks.run_hooks("prestart", hk, doc)

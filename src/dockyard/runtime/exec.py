@@ -15,6 +15,7 @@ from dockyard.errors import Conflict, InvalidArgument, SystemFailure
 from dockyard.runtime import config
 from dockyard.runtime.channel import Channel
 from dockyard.runtime.config import NAMESPACE_PROC
+from dockyard.runtime.init import setup_console
 from dockyard.runtime.launch import raise_remote, start_stages
 from dockyard.runtime.namespaces import NamespacePlan, same_namespace
 from dockyard.runtime.process import Finalizer, reset_signals, set_oom_score_adj
@@ -100,8 +101,11 @@ def exec_process(opts: ExecOptions) -> int:
 
     capabilities.parse(proc.get("capabilities"))
     pid = state.pid
-    join = {kind: f"/proc/{pid}/ns/{proc_name}" for kind, proc_name in NAMESPACE_PROC.items()
-            if os.path.exists(f"/proc/{pid}/ns/{proc_name}") and not same_namespace(kind, pid)}
+    join = {
+        kind: f"/proc/{pid}/ns/{proc_name}"
+        for kind, proc_name in NAMESPACE_PROC.items()
+        if os.path.exists(f"/proc/{pid}/ns/{proc_name}") and not same_namespace(kind, pid)
+    }
     join.pop("time", None)  # a time namespace is joined via time_for_children; not used by us
     plan = NamespacePlan([])
     from dockyard.runtime.cgroups import manager_from_paths
@@ -120,16 +124,14 @@ def exec_process(opts: ExecOptions) -> int:
         else:
             proxy_fd, console_fd = tty.console_pair()
     seccomp = state.seccomp if not proc.get("seccomp") else proc.get("seccomp")
+    fin = Finalizer(proc, {}, seccomp, opts.preserve_fds)
 
     def stage_b(ch: Channel) -> None:
         os.setsid()
         if console_fd >= 0:
-            from dockyard.runtime.init import _setup_console
-
-            _setup_console(console_fd, proc)
+            setup_console(console_fd, proc)
         if "oomScoreAdj" in proc:
             set_oom_score_adj(proc["oomScoreAdj"])
-        fin = Finalizer(proc, {}, seccomp, opts.preserve_fds)
         fin.prepare_privileged()
         fin.drop_privileges()
         reset_signals()

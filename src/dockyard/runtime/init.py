@@ -37,8 +37,13 @@ class InitSpec:
 
 
 def _state_doc(spec: InitSpec, status: str) -> dict[str, Any]:
-    doc: dict[str, Any] = {"ociVersion": "1.1.0", "id": spec.container_id, "status": status,
-                           "pid": os.getpid(), "bundle": spec.bundle}
+    doc: dict[str, Any] = {
+        "ociVersion": "1.1.0",
+        "id": spec.container_id,
+        "status": status,
+        "pid": os.getpid(),
+        "bundle": spec.bundle,
+    }
     if spec.annotations:
         doc["annotations"] = spec.annotations
     return doc
@@ -54,8 +59,10 @@ def run_init(spec: InitSpec, ch: Channel) -> None:
 
         loopback_up()
     check_lsm(proc, linux)
-    ctx = rootfs.RootfsContext(cfg, spec.bundle, spec.userns, "cgroup" in spec.new_namespaces,
-                               spec.cgroup_paths, spec.cgroup_mounts)
+    fin = Finalizer(proc, linux, linux.get("seccomp"), spec.preserve_fds)
+    ctx = rootfs.RootfsContext(
+        cfg, spec.bundle, spec.userns, "cgroup" in spec.new_namespaces, spec.cgroup_paths, spec.cgroup_mounts
+    )
     rootfs.prepare(ctx)
     if spec.wait_for_hooks:
         ch.send({"type": "hooks"})
@@ -68,7 +75,7 @@ def run_init(spec: InitSpec, ch: Channel) -> None:
     cwd = proc.get("cwd") or "/"
     rootfs.pivot(ctx, spec.no_pivot)
     if spec.console_fd >= 0:
-        _setup_console(spec.console_fd, proc)
+        setup_console(spec.console_fd, proc)
     if cfg.get("hostname"):
         sc.sethostname(cfg["hostname"])
     if cfg.get("domainname"):
@@ -88,7 +95,6 @@ def run_init(spec: InitSpec, ch: Channel) -> None:
         rootfs.readonly_root()
     if "oomScoreAdj" in proc:
         set_oom_score_adj(proc["oomScoreAdj"])
-    fin = Finalizer(proc, linux, linux.get("seccomp"), spec.preserve_fds)
     fin.prepare_privileged()
     fin.drop_privileges()
     reset_signals()
@@ -113,7 +119,7 @@ def run_init(spec: InitSpec, ch: Channel) -> None:
         os._exit(127 if exc.errno == 2 else 126)
 
 
-def _setup_console(sock_fd: int, proc: dict[str, Any]) -> None:
+def setup_console(sock_fd: int, proc: dict[str, Any]) -> None:
     master, slave_path = tty.open_pty()
     slave = os.open(slave_path, os.O_RDWR | os.O_CLOEXEC)
     size = proc.get("consoleSize") or {}

@@ -28,8 +28,13 @@ def report_and_exit(ch: Channel, exc: BaseException) -> None:
         if isinstance(exc, errors.DockyardError):
             ch.send({"type": "error", "msg": exc.message, "kind": type(exc).__name__})
         elif isinstance(exc, OSError):
-            ch.send({"type": "error", "msg": f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""),
-                     "kind": "SystemFailure"})
+            ch.send(
+                {
+                    "type": "error",
+                    "msg": f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""),
+                    "kind": "SystemFailure",
+                }
+            )
         else:
             ch.send({"type": "error", "msg": f"{type(exc).__name__}: {exc}", "kind": "DockyardError"})
     except BaseException:
@@ -41,15 +46,18 @@ def report_and_exit(ch: Channel, exc: BaseException) -> None:
 
 
 def raise_remote(msg: dict[str, Any]) -> None:
-    cls = getattr(errors, msg.get("kind", ""), errors.DockyardError)
-    if not (isinstance(cls, type) and issubclass(cls, errors.DockyardError)):
-        cls = errors.DockyardError
-    if cls is errors.ConfigError:
-        exc: errors.DockyardError = errors.InvalidArgument(msg["msg"])
-    elif cls is errors.SystemFailure:
+    kind = msg.get("kind", "")
+    found = getattr(errors, kind, None)
+    exc: errors.DockyardError
+    if kind == "ConfigError":
+        # The message already names the field; rebuild without prefixing it again.
+        exc = errors.InvalidArgument(msg["msg"])
+    elif isinstance(found, type) and issubclass(found, errors.DockyardError) and kind != "SystemFailure":
+        exc = found(msg["msg"])
+    elif kind == "SystemFailure":
         exc = errors.SystemFailure(msg["msg"])
     else:
-        exc = cls(msg["msg"])
+        exc = errors.DockyardError(msg["msg"])
     raise exc
 
 
@@ -70,8 +78,12 @@ class Launch:
             self.pid_a = 0
 
 
-def start_stages(plan: NamespacePlan, join_paths: dict[str, str], join_cgroup: Callable[[], None],
-                 stage_b: Callable[[Channel], None]) -> Launch:
+def start_stages(
+    plan: NamespacePlan,
+    join_paths: dict[str, str],
+    join_cgroup: Callable[[], None],
+    stage_b: Callable[[Channel], None],
+) -> Launch:
     """Fork stage A; it sets up namespaces and runs ``stage_b`` in the forked container process."""
     parent_ch, child_ch = pair()
     sys.stdout.flush()
@@ -88,8 +100,13 @@ def start_stages(plan: NamespacePlan, join_paths: dict[str, str], join_cgroup: C
     return Launch(parent_ch, pid_a)
 
 
-def _stage_a(ch: Channel, plan: NamespacePlan, join_paths: dict[str, str], join_cgroup: Callable[[], None],
-             stage_b: Callable[[Channel], None]) -> None:
+def _stage_a(
+    ch: Channel,
+    plan: NamespacePlan,
+    join_paths: dict[str, str],
+    join_cgroup: Callable[[], None],
+    stage_b: Callable[[Channel], None],
+) -> None:
     from dockyard.util import syscalls as sc
 
     # Join the cgroup before creating a cgroup namespace: the namespace's root is the cgroup the

@@ -89,8 +89,15 @@ def parse(options: list[str]) -> MountOptions:
 
 # statvfs f_flag bits -> mount flags: a bind remount must repeat the flags the kernel locked on the
 # source (nosuid/nodev/noexec/ro/atime bits), or it fails with EPERM inside a user namespace.
-_ST_TO_MS = ((1, sc.MS_RDONLY), (2, sc.MS_NOSUID), (4, sc.MS_NODEV), (8, sc.MS_NOEXEC),
-             (1024, sc.MS_NOATIME), (2048, sc.MS_NODIRATIME), (4096, sc.MS_RELATIME))
+_ST_TO_MS = (
+    (1, sc.MS_RDONLY),
+    (2, sc.MS_NOSUID),
+    (4, sc.MS_NODEV),
+    (8, sc.MS_NOEXEC),
+    (1024, sc.MS_NOATIME),
+    (2048, sc.MS_NODIRATIME),
+    (4096, sc.MS_RELATIME),
+)
 
 
 def locked_flags(path: str) -> int:

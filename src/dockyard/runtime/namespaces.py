@@ -54,8 +54,10 @@ def join(kind: str, path: str) -> None:
         os.close(fd)
 
 
-def join_all(paths: dict[str, str], order: tuple[str, ...] = ("user", "ipc", "uts", "network", "pid",
-                                                               "cgroup", "time", "mount")) -> None:
+def join_all(
+    paths: dict[str, str],
+    order: tuple[str, ...] = ("user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount"),
+) -> None:
     # mount last: after it, paths like /proc/<pid>/ns/* of the host may no longer be reachable.
     for kind in order:
         if kind in paths:
@@ -73,8 +75,9 @@ def write_id_maps(pid: int, linux: dict[str, Any]) -> None:
             with open(f"/proc/{pid}/{fname}", "w") as f:
                 f.write(text)
         except OSError as exc:
-            raise ConfigError(f"linux.{key}", f"the kernel refused the mapping ({exc.strerror}): "
-                                              f"{text.strip()!r}") from None
+            raise ConfigError(
+                f"linux.{key}", f"the kernel refused the mapping ({exc.strerror}): {text.strip()!r}"
+            ) from None
 
 
 def loopback_up() -> None:

@@ -65,7 +65,7 @@ def open_inside(root: str, path: str) -> int:
 
 def mkdir_all_inside(root: str, path: str, mode: int = 0o755) -> None:
     """Create ``path`` (secure-joined) and its parents; each parent is re-checked not to be a link."""
-    rel = path[len(root.rstrip("/")):].strip("/")
+    rel = path[len(root.rstrip("/")) :].strip("/")
     cur = root.rstrip("/")
     for part in rel.split("/"):
         if not part:

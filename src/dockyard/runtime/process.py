@@ -21,7 +21,7 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 def reset_signals() -> None:
     """Python ignores SIGPIPE and SIGXFSZ; ignored dispositions survive execve, so undo them."""
-    import _signal
+    import _signal  # type: ignore[import-not-found]  # `signal` would import enum (slow)
 
     for sig in range(1, _signal.NSIG):
         if sig in (_signal.SIGKILL, _signal.SIGSTOP):
@@ -47,10 +47,12 @@ def apply_rlimits(rlimits: list[dict[str, Any]], field: str = "process.rlimits")
             resource.setrlimit(kind, (soft, hard))
         except (ValueError, OSError) as exc:
             cur = resource.getrlimit(kind)[1]
-            raise ConfigError(f"{field}[{i}]",
-                              f"cannot set {rl['type']} to soft {rl['soft']} hard {rl['hard']}: {exc}; "
-                              f"the runtime's hard limit is {'unlimited' if cur == inf else cur} and raising "
-                              "a hard limit needs CAP_SYS_RESOURCE") from None
+            raise ConfigError(
+                f"{field}[{i}]",
+                f"cannot set {rl['type']} to soft {rl['soft']} hard {rl['hard']}: {exc}; "
+                f"the runtime's hard limit is {'unlimited' if cur == inf else cur} and raising "
+                "a hard limit needs CAP_SYS_RESOURCE",
+            ) from None
 
 
 def set_oom_score_adj(value: int) -> None:
@@ -58,9 +60,11 @@ def set_oom_score_adj(value: int) -> None:
         with open("/proc/self/oom_score_adj", "w") as f:
             f.write(str(value))
     except OSError as exc:
-        raise ConfigError("process.oomScoreAdj",
-                          f"cannot set {value}: {exc.strerror}; lowering the score below the runtime's "
-                          "own needs CAP_SYS_RESOURCE") from None
+        raise ConfigError(
+            "process.oomScoreAdj",
+            f"cannot set {value}: {exc.strerror}; lowering the score below the runtime's "
+            "own needs CAP_SYS_RESOURCE",
+        ) from None
 
 
 def check_lsm(proc: dict[str, Any], linux: dict[str, Any]) -> None:
@@ -71,20 +75,26 @@ def check_lsm(proc: dict[str, Any], linux: dict[str, Any]) -> None:
         except OSError:
             enabled = False
         if not enabled:
-            raise Unsupported(f"process.apparmorProfile {proc['apparmorProfile']!r}: AppArmor is not enabled "
-                              "on this host; remove the profile from config.json")
-    if proc.get("selinuxLabel") or linux.get("mountLabel"):
-        if not os.path.exists("/sys/fs/selinux/enforce"):
-            field = "process.selinuxLabel" if proc.get("selinuxLabel") else "linux.mountLabel"
-            raise Unsupported(f"{field}: SELinux is not enabled on this host; remove the label from config.json")
+            raise Unsupported(
+                f"process.apparmorProfile {proc['apparmorProfile']!r}: AppArmor is not enabled "
+                "on this host; remove the profile from config.json"
+            )
+    wants_selinux = proc.get("selinuxLabel") or linux.get("mountLabel")
+    if wants_selinux and not os.path.exists("/sys/fs/selinux/enforce"):
+        field = "process.selinuxLabel" if proc.get("selinuxLabel") else "linux.mountLabel"
+        raise Unsupported(f"{field}: SELinux is not enabled on this host; remove the label from config.json")
 
 
 def apply_apparmor(profile: str) -> None:
     if not profile:
         return
     # Changing profile on exec: the kernel applies it at the next execve.
-    with open("/proc/self/attr/apparmor/exec" if os.path.exists("/proc/self/attr/apparmor")
-              else "/proc/self/attr/exec", "w") as f:
+    with open(
+        "/proc/self/attr/apparmor/exec"
+        if os.path.exists("/proc/self/attr/apparmor")
+        else "/proc/self/attr/exec",
+        "w",
+    ) as f:
         f.write(f"exec {profile}")
 
 
@@ -145,15 +155,30 @@ def look_path(prog: str, env: dict[str, str]) -> str:
 class Finalizer:
     """Carries one process spec (``process`` of config.json or of exec) to execve."""
 
-    def __init__(self, proc: dict[str, Any], linux: dict[str, Any], seccomp: dict[str, Any] | None,
-                 preserve_fds: int) -> None:
+    def __init__(
+        self, proc: dict[str, Any], linux: dict[str, Any], seccomp: dict[str, Any] | None, preserve_fds: int
+    ) -> None:
+        # Built before pivot_root or setns(mount): from then on the host's Python library is out
+        # of reach, so every module and shared library the last steps use is loaded here, and the
+        # seccomp program is compiled here (libseccomp is dlopen()ed on the host side).
+        import _signal  # type: ignore[import-not-found]  # noqa: F401
+        import resource  # noqa: F401
+
         from dockyard.runtime import capabilities
+        from dockyard.runtime import seccomp as seccomp_mod
 
         self.proc = proc
         self.linux = linux
-        self.seccomp = seccomp
         self.preserve_fds = preserve_fds
         self.caps = capabilities.parse(proc.get("capabilities"))
+        capabilities.last_cap()
+        self.bpf = b""
+        self.bpf_flags = 0
+        if seccomp:
+            self.bpf = seccomp_mod.export_bpf(seccomp)
+            self.bpf_flags = seccomp_mod.filter_flags(seccomp)
+        if proc.get("terminal"):
+            import socket  # noqa: F401  # tty.send_fd
         user = proc.get("user") or {}
         self.uid: int = user.get("uid", 0)
         self.gid: int = user.get("gid", 0)
@@ -196,7 +221,7 @@ class Finalizer:
 
         if self.nnp:
             sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
-        elif self.seccomp:
+        elif self.bpf:
             self._load_seccomp()
         capabilities.drop_bounding(self.caps)
         sc.prctl(sc.PR_SET_KEEPCAPS, 1)
@@ -210,16 +235,18 @@ class Finalizer:
             os.setresgid(self.gid, self.gid, self.gid)
             os.setresuid(self.uid, self.uid, self.uid)
         except OSError as exc:
-            raise SystemFailure(f"cannot switch to user {self.uid}:{self.gid}: {exc.strerror} "
-                                "(is the id mapped in the user namespace?)", exc.errno or 0) from None
+            raise SystemFailure(
+                f"cannot switch to user {self.uid}:{self.gid}: {exc.strerror} "
+                "(is the id mapped in the user namespace?)",
+                exc.errno or 0,
+            ) from None
         sc.prctl(sc.PR_SET_KEEPCAPS, 0)
         capabilities.apply(self.caps)
 
     def _load_seccomp(self) -> None:
         from dockyard.runtime import seccomp
 
-        if self.seccomp:
-            seccomp.load(self.seccomp)
+        seccomp.install(self.bpf, self.bpf_flags)
 
     def close_fds(self) -> None:
         os.closerange(3 + self.preserve_fds, 1 << 20)
@@ -231,7 +258,7 @@ class Finalizer:
 
     def exec(self) -> None:
         """Load seccomp (with no_new_privs), then execve; never returns."""
-        if self.nnp and self.seccomp:
+        if self.nnp and self.bpf:
             self._load_seccomp()
         env = [f"{k}={v}" for k, v in self.env.items()]
         os.execve(self.path, self.proc["args"], dict(e.split("=", 1) for e in env))

@@ -14,8 +14,13 @@ from dockyard.runtime.state import OCI_VERSION, State, StateDir, status
 
 def _full_doc(state: State, st: str) -> dict[str, Any]:
     doc: dict[str, Any] = {
-        "ociVersion": OCI_VERSION, "id": state.id, "pid": state.pid if st != "stopped" else 0,
-        "status": st, "bundle": state.bundle, "rootfs": state.rootfs, "created": state.created,
+        "ociVersion": OCI_VERSION,
+        "id": state.id,
+        "pid": state.pid if st != "stopped" else 0,
+        "status": st,
+        "bundle": state.bundle,
+        "rootfs": state.rootfs,
+        "created": state.created,
         "owner": state.owner,
     }
     if state.annotations:

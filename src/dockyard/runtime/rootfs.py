@@ -39,8 +39,15 @@ DEFAULT_DEVICES = (
 class RootfsContext:
     """What mounting needs to know beyond config.json."""
 
-    def __init__(self, cfg: dict[str, Any], bundle: str, userns: bool, cgroupns: bool,
-                 cgroup_paths: dict[str, str], cgroup_mounts: list[tuple[str, str, str]]) -> None:
+    def __init__(
+        self,
+        cfg: dict[str, Any],
+        bundle: str,
+        userns: bool,
+        cgroupns: bool,
+        cgroup_paths: dict[str, str],
+        cgroup_mounts: list[tuple[str, str, str]],
+    ) -> None:
         self.cfg = cfg
         self.root: str = cfg["root"]["path"]
         self.bundle = bundle
@@ -52,8 +59,9 @@ class RootfsContext:
         self.dev_is_bind = False
 
 
-def _mount_at(ctx: RootfsContext, source: str | None, dest: str, fstype: str | None, flags: int,
-              data: str | None) -> None:
+def _mount_at(
+    ctx: RootfsContext, source: str | None, dest: str, fstype: str | None, flags: int, data: str | None
+) -> None:
     """Mount onto ``dest`` (inside the rootfs) through a verified O_PATH fd, never a raw path."""
     fd = open_inside(ctx.root, dest)
     try:
@@ -72,8 +80,11 @@ def prepare(ctx: RootfsContext) -> None:
         try:
             mount_one(ctx, m)
         except OSError as exc:
-            raise SystemFailure(f"config.json: mounts[{i}] ({m.get('type') or 'bind'} on {m['destination']}): "
-                                f"{exc.strerror or exc}", exc.errno or 0) from None
+            raise SystemFailure(
+                f"config.json: mounts[{i}] ({m.get('type') or 'bind'} on {m['destination']}): "
+                f"{exc.strerror or exc}",
+                exc.errno or 0,
+            ) from None
     create_devices(ctx)
     setup_dev_links(ctx)
 
@@ -104,7 +115,9 @@ def mount_one(ctx: RootfsContext, m: dict[str, Any]) -> None:
         extra = flags & ~(sc.MS_BIND | sc.MS_REC | sc.MS_REMOUNT)
         if extra:
             locked = mopts.locked_flags(dest)
-            _mount_at(ctx, None, dest, None, sc.MS_BIND | sc.MS_REMOUNT | extra | (locked & ~sc.MS_RDONLY), None)
+            _mount_at(
+                ctx, None, dest, None, sc.MS_BIND | sc.MS_REMOUNT | extra | (locked & ~sc.MS_RDONLY), None
+            )
     elif kind == "cgroup":
         _mount_cgroup(ctx, dest, opts)
         return
@@ -126,8 +139,14 @@ def mount_one(ctx: RootfsContext, m: dict[str, Any]) -> None:
             if exc.errno == 1 and kind in ("sysfs", "mqueue") and ctx.userns:
                 # Without a new network namespace (sysfs) or ipc namespace (mqueue) a user namespace
                 # may not mount them: fall back to a recursive bind of the host's, as runc does.
-                _mount_at(ctx, "/sys" if kind == "sysfs" else "/dev/mqueue", dest, None,
-                          sc.MS_BIND | sc.MS_REC, None)
+                _mount_at(
+                    ctx,
+                    "/sys" if kind == "sysfs" else "/dev/mqueue",
+                    dest,
+                    None,
+                    sc.MS_BIND | sc.MS_REC,
+                    None,
+                )
             else:
                 raise
         if "tmpcopyup" in opts.extensions:
@@ -192,16 +211,25 @@ def create_devices(ctx: RootfsContext) -> None:
         if path not in configured:
             devices.append((path, kind, major, minor, mode, 0, 0))
     for d in (ctx.cfg.get("linux") or {}).get("devices") or []:
-        devices.append((d["path"], d["type"], d.get("major", 0), d.get("minor", 0),
-                        d.get("fileMode", 0o666), d.get("uid", 0), d.get("gid", 0)))
+        devices.append(
+            (
+                d["path"],
+                d["type"],
+                d.get("major", 0),
+                d.get("minor", 0),
+                d.get("fileMode", 0o666),
+                d.get("uid", 0),
+                d.get("gid", 0),
+            )
+        )
     for path, kind, major, minor, mode, uid, gid in devices:
         dest = _dev_path(ctx, path)
         mkdir_all_inside(ctx.root, os.path.dirname(dest))
         if os.path.lexists(dest):
             st = os.lstat(dest)
-            if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
-                if os.major(st.st_rdev) == major and os.minor(st.st_rdev) == minor:
-                    continue
+            is_dev = stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+            if is_dev and (os.major(st.st_rdev), os.minor(st.st_rdev)) == (major, minor):
+                continue
             if stat.S_ISDIR(st.st_mode):
                 raise ConfigError("linux.devices", f"{path} is a directory in the rootfs")
             os.unlink(dest)
@@ -222,8 +250,12 @@ def create_devices(ctx: RootfsContext) -> None:
 def setup_dev_links(ctx: RootfsContext) -> None:
     if ctx.dev_is_bind:
         return
-    links = [("/proc/self/fd", "/dev/fd"), ("/proc/self/fd/0", "/dev/stdin"),
-             ("/proc/self/fd/1", "/dev/stdout"), ("/proc/self/fd/2", "/dev/stderr")]
+    links = [
+        ("/proc/self/fd", "/dev/fd"),
+        ("/proc/self/fd/0", "/dev/stdin"),
+        ("/proc/self/fd/1", "/dev/stdout"),
+        ("/proc/self/fd/2", "/dev/stderr"),
+    ]
     if os.path.exists("/proc/kcore"):
         links.append(("/proc/kcore", "/dev/core"))
     for target, link in links:

@@ -42,7 +42,7 @@ def run(opts: CreateOptions, detach: bool = False, keep: bool = False) -> int:
 
 def wait_foreground(pid: int, console_master_sock: int = -1) -> int:
     """Wait for ``pid`` (our child by subreaping), forwarding signals; its exit code (128+sig)."""
-    import _signal
+    import _signal  # type: ignore[import-not-found]  # `signal` would import enum (slow)
 
     def forward(signum: int, _frame: object) -> None:
         try:

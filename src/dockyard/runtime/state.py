@@ -25,13 +25,20 @@ FIFO = "exec.fifo"
 
 
 def validate_id(container_id: str) -> None:
-    if (not container_id or container_id in (".", "..") or "/" in container_id
-            or len(container_id) > 1024 or "\0" in container_id):
+    if (
+        not container_id
+        or container_id in (".", "..")
+        or "/" in container_id
+        or len(container_id) > 1024
+        or "\0" in container_id
+    ):
         raise InvalidArgument(f"invalid container id {container_id!r}: use letters, digits, '_', '-', '.'")
     for ch in container_id:
         if not (ch.isalnum() or ch in "_-.+"):
-            raise InvalidArgument(f"invalid container id {container_id!r}: {ch!r} is not allowed; "
-                                  "use letters, digits, '_', '-', '.'")
+            raise InvalidArgument(
+                f"invalid container id {container_id!r}: {ch!r} is not allowed; "
+                "use letters, digits, '_', '-', '.'"
+            )
 
 
 def process_start_time(pid: int) -> int | None:
@@ -45,7 +52,7 @@ def process_start_time(pid: int) -> int | None:
             data = f.read()
     except (FileNotFoundError, ProcessLookupError):
         return None
-    rest = data[data.rindex(b")") + 2:].split()
+    rest = data[data.rindex(b")") + 2 :].split()
     # rest[0] is field 3 (state); the start time is field 22.
     if rest[0] == b"Z" or rest[0] == b"X":
         return None  # a zombie has exited: the container is stopped even before it is reaped
@@ -103,8 +110,10 @@ class StateDir:
         try:
             os.mkdir(self.path, 0o711)
         except FileExistsError:
-            raise Conflict(f"container with id {self.id!r} already exists in {self.root}: "
-                           f"delete it first or choose another id") from None
+            raise Conflict(
+                f"container with id {self.id!r} already exists in {self.root}: "
+                f"delete it first or choose another id"
+            ) from None
 
     def save(self, state: State) -> None:
         write_atomic(os.path.join(self.path, STATE_FILE), state.to_json(), 0o600)

@@ -40,7 +40,11 @@ def resources_from_flags(flags: dict[str, Any]) -> dict[str, Any]:
     if "resources" in flags:
         src = flags["resources"]
         try:
-            data = sys.stdin.read() if src == "-" else open(src).read()
+            if src == "-":
+                data = sys.stdin.read()
+            else:
+                with open(src) as f:
+                    data = f.read()
             loaded: dict[str, Any] = json.loads(data)
         except (OSError, ValueError) as exc:
             raise InvalidArgument(f"--resources {src}: {exc}") from None
@@ -48,13 +52,23 @@ def resources_from_flags(flags: dict[str, Any]) -> dict[str, Any]:
             raise InvalidArgument(f"--resources {src}: must hold a JSON object (OCI linux.resources)")
         res = loaded
     mem = res.setdefault("memory", {})
-    for flag, key in (("memory", "limit"), ("memory-reservation", "reservation"), ("memory-swap", "swap"),
-                      ("kernel-memory", "kernel"), ("kernel-memory-tcp", "kernelTCP")):
+    for flag, key in (
+        ("memory", "limit"),
+        ("memory-reservation", "reservation"),
+        ("memory-swap", "swap"),
+        ("kernel-memory", "kernel"),
+        ("kernel-memory-tcp", "kernelTCP"),
+    ):
         if flag in flags:
             mem[key] = _size(flags[flag], flag)
     cpu = res.setdefault("cpu", {})
-    for flag, key in (("cpu-shares", "shares"), ("cpu-quota", "quota"), ("cpu-period", "period"),
-                      ("cpu-rt-period", "realtimePeriod"), ("cpu-rt-runtime", "realtimeRuntime")):
+    for flag, key in (
+        ("cpu-shares", "shares"),
+        ("cpu-quota", "quota"),
+        ("cpu-period", "period"),
+        ("cpu-rt-period", "realtimePeriod"),
+        ("cpu-rt-runtime", "realtimeRuntime"),
+    ):
         if flag in flags:
             cpu[key] = _num(flags[flag], flag)
     if "cpuset-cpus" in flags:

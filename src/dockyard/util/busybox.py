@@ -45,14 +45,7 @@ PASSWD = (
     "user:x:1000:1000:user:/home/user:/bin/sh\n"
     "nobody:x:65534:65534:nobody:/home:/bin/false\n"
 )
-GROUP = (
-    "root:x:0:\n"
-    "daemon:x:1:\n"
-    "tty:x:5:\n"
-    "users:x:100:user\n"
-    "user:x:1000:\n"
-    "nogroup:x:65534:\n"
-)
+GROUP = "root:x:0:\ndaemon:x:1:\ntty:x:5:\nusers:x:100:user\nuser:x:1000:\nnogroup:x:65534:\n"
 
 # Folders a runtime mounts onto or a program expects; mode as in Docker's busybox image.
 _DIRS: tuple[tuple[str, int], ...] = (
@@ -114,16 +107,16 @@ def _elf_has_interpreter(path: str) -> bool:
         bits64 = ident[4] == 2
         order = "<" if ident[5] == 1 else ">"
         if bits64:
-            phoff, = struct.unpack_from(order + "Q", ident, 32)
+            (phoff,) = struct.unpack_from(order + "Q", ident, 32)
             phentsize, phnum = struct.unpack_from(order + "HH", ident, 54)
         else:
-            phoff, = struct.unpack_from(order + "I", ident, 28)
+            (phoff,) = struct.unpack_from(order + "I", ident, 28)
             phentsize, phnum = struct.unpack_from(order + "HH", ident, 42)
         f.seek(phoff)
         table = f.read(phentsize * phnum)
     pt_interp = 3
     for i in range(phnum):
-        p_type, = struct.unpack_from(order + "I", table, i * phentsize)
+        (p_type,) = struct.unpack_from(order + "I", table, i * phentsize)
         if p_type == pt_interp:
             return True
     return False
@@ -131,9 +124,7 @@ def _elf_has_interpreter(path: str) -> bool:
 
 def applets(busybox: str) -> list[str]:
     """The applets' paths relative to / (``usr/bin/env``, ``bin/sh``, ...), as busybox lists them."""
-    out = subprocess.run(
-        [busybox, "--list-full"], check=True, capture_output=True, text=True
-    ).stdout
+    out = subprocess.run([busybox, "--list-full"], check=True, capture_output=True, text=True).stdout
     names = []
     for line in out.splitlines():
         line = line.strip().lstrip("/")
@@ -236,25 +227,56 @@ def fallback_spec() -> dict[str, Any]:
         "hostname": "runc",
         "mounts": [
             {"destination": "/proc", "type": "proc", "source": "proc"},
-            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
-            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
-            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
-             "options": ["nosuid", "noexec", "nodev"]},
-            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
-             "options": ["nosuid", "noexec", "nodev", "ro"]},
-            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-             "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]},
+            {
+                "destination": "/dev",
+                "type": "tmpfs",
+                "source": "tmpfs",
+                "options": ["nosuid", "strictatime", "mode=755", "size=65536k"],
+            },
+            {
+                "destination": "/dev/pts",
+                "type": "devpts",
+                "source": "devpts",
+                "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+            },
+            {
+                "destination": "/dev/shm",
+                "type": "tmpfs",
+                "source": "shm",
+                "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+            },
+            {
+                "destination": "/dev/mqueue",
+                "type": "mqueue",
+                "source": "mqueue",
+                "options": ["nosuid", "noexec", "nodev"],
+            },
+            {
+                "destination": "/sys",
+                "type": "sysfs",
+                "source": "sysfs",
+                "options": ["nosuid", "noexec", "nodev", "ro"],
+            },
+            {
+                "destination": "/sys/fs/cgroup",
+                "type": "cgroup",
+                "source": "cgroup",
+                "options": ["nosuid", "noexec", "nodev", "relatime", "ro"],
+            },
         ],
         "linux": {
             "resources": {"devices": [{"allow": False, "access": "rwm"}]},
             "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")],
             "maskedPaths": [
-                "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-                "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
+                "/proc/acpi",
+                "/proc/asound",
+                "/proc/kcore",
+                "/proc/keys",
+                "/proc/latency_stats",
+                "/proc/timer_list",
+                "/proc/timer_stats",
+                "/proc/sched_debug",
+                "/sys/firmware",
                 "/proc/scsi",
             ],
             "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
@@ -264,8 +286,12 @@ def fallback_spec() -> dict[str, Any]:
 
 def spec_from_runtime(runtime: str) -> dict[str, Any]:
     """Ask an OCI runtime for its default config.json, as ``RUNTIME spec`` writes it."""
+    # The runtime writes into its working directory, so a relative path must be resolved first.
+    exe = os.path.abspath(runtime) if os.sep in runtime else shutil.which(runtime)
+    if exe is None or not os.access(exe, os.X_OK):
+        raise NotFound(f"OCI runtime {runtime!r} not found or not executable: give its path")
     with tempfile.TemporaryDirectory(prefix="dockyard-spec-") as tmp:
-        proc = subprocess.run([runtime, "spec"], cwd=tmp, capture_output=True, text=True)
+        proc = subprocess.run([exe, "spec"], cwd=tmp, capture_output=True, text=True)
         path = os.path.join(tmp, "config.json")
         if proc.returncode != 0 or not os.path.exists(path):
             raise InvalidArgument(
@@ -341,7 +367,9 @@ def make_bundle(
 def _main(argv: list[str]) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m dockyard.util.busybox", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m dockyard.util.busybox", description=__doc__.split("\n")[0]
+    )
     sub = parser.add_subparsers(dest="verb", required=True)
     p_rootfs = sub.add_parser("rootfs", help="build a busybox root filesystem in DIR")
     p_rootfs.add_argument("dir")
@@ -368,8 +396,12 @@ def _main(argv: list[str]) -> int:
             spec = spec_from_runtime(ns.spec_from) if ns.spec_from else None
             overrides = {"hostname": ns.hostname} if ns.hostname else None
             make_bundle(
-                ns.dir, process or ["sh"], terminal=ns.terminal, spec=spec,
-                readonly_rootfs=ns.readonly, overrides=overrides,
+                ns.dir,
+                process or ["sh"],
+                terminal=ns.terminal,
+                spec=spec,
+                readonly_rootfs=ns.readonly,
+                overrides=overrides,
             )
     except (NotFound, InvalidArgument) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -15,10 +15,26 @@ _libc = ctypes.CDLL(None, use_errno=True)
 # Syscall numbers for calls glibc does not wrap (or wraps only in newer versions).
 _MACHINE = os.uname().machine
 _SYSCALLS: dict[str, dict[str, int]] = {
-    "x86_64": {"pivot_root": 155, "capget": 125, "capset": 126, "seccomp": 317, "bpf": 321,
-               "pidfd_open": 434, "pidfd_send_signal": 424, "close_range": 436},
-    "aarch64": {"pivot_root": 41, "capget": 90, "capset": 91, "seccomp": 277, "bpf": 280,
-                "pidfd_open": 434, "pidfd_send_signal": 424, "close_range": 436},
+    "x86_64": {
+        "pivot_root": 155,
+        "capget": 125,
+        "capset": 126,
+        "seccomp": 317,
+        "bpf": 321,
+        "pidfd_open": 434,
+        "pidfd_send_signal": 424,
+        "close_range": 436,
+    },
+    "aarch64": {
+        "pivot_root": 41,
+        "capget": 90,
+        "capset": 91,
+        "seccomp": 277,
+        "bpf": 280,
+        "pidfd_open": 434,
+        "pidfd_send_signal": 424,
+        "close_range": 436,
+    },
 }
 NR: dict[str, int] = _SYSCALLS.get(_MACHINE, _SYSCALLS["x86_64"])
 
@@ -75,11 +91,9 @@ PR_CAP_AMBIENT_RAISE = 2
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 
 _libc.syscall.restype = ctypes.c_long
-_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
-                        ctypes.c_char_p]
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
 _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
-_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
-                        ctypes.c_ulong]
+_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 
 
 def _check(ret: int, what: str, path: str | None = None) -> int:
@@ -103,8 +117,9 @@ def setns(fd: int, nstype: int = 0) -> None:
     _check(_libc.setns(ctypes.c_int(fd), ctypes.c_int(nstype)), "setns")
 
 
-def mount(source: str | None, target: str, fstype: str | None, flags: int = 0,
-          data: str | None = None) -> None:
+def mount(
+    source: str | None, target: str, fstype: str | None, flags: int = 0, data: str | None = None
+) -> None:
     ret = _libc.mount(_b(source), _b(target), _b(fstype), ctypes.c_ulong(flags), _b(data))
     _check(ret, f"mount {source or fstype or ''} on {target}", target)
 
@@ -153,8 +168,9 @@ def set_name(name: str) -> None:
 def socket_fd(family: int, kind: int, proto: int = 0) -> int:
     """A bare socket fd (close-on-exec), without importing the ``socket`` module."""
     SOCK_CLOEXEC = 0o2000000
-    return _check(_libc.socket(ctypes.c_int(family), ctypes.c_int(kind | SOCK_CLOEXEC),
-                               ctypes.c_int(proto)), "socket")
+    return _check(
+        _libc.socket(ctypes.c_int(family), ctypes.c_int(kind | SOCK_CLOEXEC), ctypes.c_int(proto)), "socket"
+    )
 
 
 # capget(2) / capset(2), version 3: two 32-bit words per set (capabilities 0-31, then 32-63).
@@ -166,8 +182,11 @@ class _CapHeader(ctypes.Structure):
 
 
 class _CapData(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
-                ("inheritable", ctypes.c_uint32)]
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
 
 
 def capget(pid: int = 0) -> tuple[int, int, int]:
@@ -175,8 +194,11 @@ def capget(pid: int = 0) -> tuple[int, int, int]:
     header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, pid)
     data = (_CapData * 2)()
     _check(_libc.syscall(ctypes.c_long(NR["capget"]), ctypes.byref(header), data), "capget")
-    return (data[0].effective | data[1].effective << 32, data[0].permitted | data[1].permitted << 32,
-            data[0].inheritable | data[1].inheritable << 32)
+    return (
+        data[0].effective | data[1].effective << 32,
+        data[0].permitted | data[1].permitted << 32,
+        data[0].inheritable | data[1].inheritable << 32,
+    )
 
 
 def capset(effective: int, permitted: int, inheritable: int) -> None:

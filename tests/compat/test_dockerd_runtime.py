@@ -1,0 +1,271 @@
+"""The real dockerd runs containers through dockyard-runtime exactly as through runc.
+
+Issue 2, "Must show" 1. One dockerd per session (``engines.dockerd``: private data-root,
+exec-root and socket, no bridge, ``--add-runtime dockyard=...``); every test runs once with
+``--runtime dockyard`` and once with ``--runtime runc`` (dockerd's default, the control). When
+runc passes and dockyard fails, the failure message carries dockerd's log since the test began.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# The session fixtures `dockerd` and `tmux` and the ones they request (imported, they are visible here).
+from tests.compat.engines import (  # noqa: F401
+    RUNTIMES,
+    Dockerd,
+    Tmux,
+    busybox_layer_fixture,
+    dockerd_fixture,
+    engines_dir_fixture,
+    tmux_fixture,
+    unique,
+    wait_for,
+)
+
+pytestmark = [pytest.mark.compat, pytest.mark.root]
+
+SH = "sh"
+
+
+@pytest.fixture(params=RUNTIMES)
+def runtime(request: pytest.FixtureRequest) -> str:
+    """The dockerd runtime name: ``dockyard`` (ours) or ``runc`` (dockerd's default)."""
+    name: str = request.param
+    return name
+
+
+@pytest.fixture
+def names(dockerd: Dockerd) -> Iterator[list[str]]:
+    """Container names for a test; every one is force-removed afterwards."""
+    made: list[str] = []
+    try:
+        yield made
+    finally:
+        if made:
+            dockerd("rm", "-f", *made, timeout=60)
+
+
+def new_name(names: list[str]) -> str:
+    name = unique("dy")
+    names.append(name)
+    return name
+
+
+def run_detached(
+    dockerd: Dockerd, names: list[str], runtime: str, *cmd: str, opts: tuple[str, ...] = ()
+) -> str:
+    """``docker run -d`` a busybox container on our runtime; return its name once it is running."""
+    name = new_name(names)
+    mark = dockerd.log_offset()
+    res = dockerd(
+        "run", "-d", "--name", name, "--runtime", runtime, "--network", "none", *opts, dockerd.image, *cmd
+    )
+    assert res.returncode == 0, dockerd.explain(res, f"docker run -d --runtime {runtime}", mark)
+    return name
+
+
+def read_int(path: Path) -> int | None:
+    """The number a container keeps writing to a file (None while absent or mid-rewrite)."""
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def test_run_prints_pid_1_and_container_id_as_hostname(
+    dockerd: Dockerd, runtime: str, tmp_path: Path
+) -> None:
+    """`docker run --rm`: the process is pid 1 of its own pid namespace, the hostname is the id."""
+    cidfile = tmp_path / "cid"
+    mark = dockerd.log_offset()
+    res = dockerd(
+        "run", "--rm", "--runtime", runtime, "--network", "none", "--cidfile", str(cidfile),
+        dockerd.image, "sh", "-c", "echo $$; hostname",
+    )  # fmt: skip
+    assert res.returncode == 0, dockerd.explain(res, f"docker run --rm --runtime {runtime}", mark)
+    cid = cidfile.read_text().strip()
+    assert len(cid) == 64, cid
+    assert res.stdout.decode().split() == ["1", cid[:12]]
+
+
+def test_run_exit_code_and_stdin(dockerd: Dockerd, runtime: str) -> None:
+    """The container's exit code comes back through the runtime; `-i` stdin reaches it."""
+    mark = dockerd.log_offset()
+    res = dockerd(
+        "run", "--rm", "-i", "--runtime", runtime, "--network", "none", dockerd.image,
+        "sh", "-c", "read line; echo got-$line; exit 42",
+        input=b"hello\n",
+    )  # fmt: skip
+    assert res.returncode == 42, dockerd.explain(res, f"docker run -i --runtime {runtime}", mark)
+    assert res.stdout.decode().strip() == "got-hello"
+
+
+def test_run_interactive_tty_through_tmux(dockerd: Dockerd, runtime: str, tmux: Tmux) -> None:
+    """`docker run -it` in a real terminal (tmux): the shell echoes, evaluates, and exits cleanly."""
+    name = unique("dy")
+    session = tmux.start(
+        dockerd.cli(
+            "run", "-it", "--rm", "--name", name, "--runtime", runtime, "--network", "none", dockerd.image, SH
+        )
+    )
+    try:
+        tmux.wait_text(session, lambda ls: any(line.endswith("#") for line in ls), 20, "the shell prompt")
+        tmux.send(session, "echo hi-$((1+1)); tty")
+        screen = tmux.wait_text(session, lambda ls: "hi-2" in ls, 10, "hi-2")
+        assert any(line.startswith("/dev/pts/") for line in screen.splitlines()), screen
+        tmux.send(session, "exit")
+        status = wait_for(lambda: tmux.dead(session) is not None, 20, "docker run -it to end after exit")
+        assert status
+        assert tmux.dead(session) == 0, tmux.capture(session)
+    finally:
+        tmux.kill(session)
+        dockerd("rm", "-f", name)
+
+
+def test_exec_into_running_container(dockerd: Dockerd, runtime: str, names: list[str], tmux: Tmux) -> None:
+    """`docker exec` joins the container: sees its pid 1, returns exit codes; `exec -it` gets a tty."""
+    name = run_detached(dockerd, names, runtime, "sleep", "1000")
+    mark = dockerd.log_offset()
+    res = dockerd("exec", name, "cat", "/proc/1/cmdline")
+    assert res.returncode == 0, dockerd.explain(res, f"docker exec ({runtime})", mark)
+    assert res.stdout == b"sleep\x001000\x00"
+
+    res = dockerd("exec", name, "sh", "-c", "echo $$ > /dev/null; hostname; exit 5")
+    assert res.returncode == 5, dockerd.explain(res, f"docker exec exit code ({runtime})", mark)
+    assert res.stdout.decode().strip() == dockerd.inspect(name)["Id"][:12]
+
+    session = tmux.start(dockerd.cli("exec", "-it", name, SH))
+    try:
+        tmux.wait_text(
+            session, lambda ls: any(line.endswith("#") for line in ls), 20, "the exec shell prompt"
+        )
+        tmux.send(session, "echo tty-$((6*7)); tty")
+        screen = tmux.wait_text(session, lambda ls: "tty-42" in ls, 10, "tty-42")
+        assert any(line.startswith("/dev/pts/") for line in screen.splitlines()), screen
+        tmux.send(session, "exit 4")
+        wait_for(lambda: tmux.dead(session) is not None, 20, "docker exec -it to end after exit")
+        assert tmux.dead(session) == 4, tmux.capture(session)
+    finally:
+        tmux.kill(session)
+    # The container itself is untouched by the exec sessions ending.
+    assert dockerd.inspect(name)["State"]["Running"] is True
+
+
+def test_stop_sends_sigterm_then_sigkill(dockerd: Dockerd, runtime: str, names: list[str]) -> None:
+    """`docker stop`: a TERM handler's exit code is kept; a TERM-ignoring pid 1 is killed (137)."""
+    # The ready file is written after the trap is set: a TERM before that would be ignored (pid 1
+    # of a pid namespace gets no default action for signals it has no handler for).
+    trapping = run_detached(
+        dockerd,
+        names,
+        runtime,
+        "sh",
+        "-c",
+        'trap "exit 3" TERM; touch /ready; while true; do sleep 0.1; done',
+    )
+    ignoring = run_detached(dockerd, names, runtime, "sh", "-c", 'trap "" TERM; touch /ready; sleep 1000')
+    for name in (trapping, ignoring):
+        upper = dockerd.upper_dir(name)
+        wait_for(lambda upper=upper: (upper / "ready").exists(), 15, f"{name} to set its trap")
+
+    mark = dockerd.log_offset()
+    t0 = time.monotonic()
+    res = dockerd("stop", "-t", "10", trapping)
+    took = time.monotonic() - t0
+    assert res.returncode == 0, dockerd.explain(res, f"docker stop ({runtime})", mark)
+    state = dockerd.inspect(trapping)["State"]
+    assert (state["Status"], state["ExitCode"]) == ("exited", 3), state
+    assert took < 5, f"docker stop took {took:.1f}s: SIGTERM did not reach the trap"
+
+    t0 = time.monotonic()
+    res = dockerd("stop", "-t", "2", ignoring)
+    took = time.monotonic() - t0
+    assert res.returncode == 0, dockerd.explain(res, f"docker stop -t 2 ({runtime})", mark)
+    state = dockerd.inspect(ignoring)["State"]
+    assert (state["Status"], state["ExitCode"]) == ("exited", 137), state
+    assert 1.8 <= took < 10, f"docker stop -t 2 took {took:.1f}s"
+
+
+def test_pause_and_unpause(dockerd: Dockerd, runtime: str, names: list[str]) -> None:
+    """`docker pause` freezes every process (a counter stops); `unpause` lets it go on."""
+    name = run_detached(
+        dockerd,
+        names,
+        runtime,
+        "sh",
+        "-c",
+        "i=0; while true; do i=$((i+1)); echo $i > /count; sleep 0.05; done",
+    )
+    counter = dockerd.upper_dir(name) / "count"
+    wait_for(lambda: (read_int(counter) or 0) > 2, 15, "the counter to start")
+
+    mark = dockerd.log_offset()
+    res = dockerd("pause", name)
+    assert res.returncode == 0, dockerd.explain(res, f"docker pause ({runtime})", mark)
+    state = dockerd.inspect(name)["State"]
+    assert (state["Status"], state["Paused"]) == ("paused", True), state
+    time.sleep(0.2)  # a write begun just before the freeze may still land
+    frozen = read_int(counter)
+    time.sleep(0.6)
+    assert read_int(counter) == frozen, "the counter moved while the container was paused"
+
+    res = dockerd("unpause", name)
+    assert res.returncode == 0, dockerd.explain(res, f"docker unpause ({runtime})", mark)
+    state = dockerd.inspect(name)["State"]
+    assert (state["Status"], state["Paused"], state["Running"]) == ("running", False, True), state
+    assert frozen is not None
+    wait_for(lambda: (read_int(counter) or 0) > frozen, 5, "the counter to move again after unpause")
+
+
+def test_memory_limit_oom_kills(dockerd: Dockerd, runtime: str, names: list[str]) -> None:
+    """`--memory 32m`: holding 100 MB in a shell variable gets the container OOM-killed (137)."""
+    name = new_name(names)
+    mark = dockerd.log_offset()
+    res = dockerd(
+        "run", "--name", name, "--runtime", runtime, "--network", "none",
+        "--memory", "32m", "--memory-swap", "32m", dockerd.image,
+        "sh", "-c", 'x=$(head -c 100000000 /dev/zero | tr "\\0" a); echo survived ${#x}',
+        timeout=60,
+    )  # fmt: skip
+    state = dockerd.inspect(name)["State"]
+    assert res.returncode == 137, (
+        dockerd.explain(res, f"docker run --memory 32m ({runtime})", mark) + f"\n{state}"
+    )
+    assert b"survived" not in res.stdout
+    assert state["ExitCode"] == 137, state
+    # dockerd learns of the OOM kill from containerd's TaskOOM event (the shim watches the
+    # container's memory cgroup), so this also checks that the runtime put it in that cgroup.
+    assert state["OOMKilled"] is True, state
+    host_config = dockerd.inspect(name)["HostConfig"]
+    assert host_config["Memory"] == 32 * 1024 * 1024
+
+
+def test_runtime_is_the_one_asked_for(dockerd: Dockerd, runtime: str, names: list[str]) -> None:
+    """The container really runs on the named runtime: its state is in that runtime's ``--root``.
+
+    dockerd hands the shim ``Root: EXEC_ROOT/runtime-NAME`` and ``BinaryName``; the shim calls
+    ``BINARY --root EXEC_ROOT/runtime-NAME/moby ...``, and an OCI runtime keeps one state folder
+    per container id there (runc: ``state.json``).
+    """
+    name = run_detached(dockerd, names, runtime, "sleep", "1000")
+    info = dockerd.inspect(name)
+    assert info["HostConfig"]["Runtime"] == runtime
+    state_dir = dockerd.exec_root / f"runtime-{runtime}" / "moby" / info["Id"]
+    assert state_dir.is_dir(), sorted(str(p) for p in dockerd.exec_root.glob("runtime-*/moby/*"))
+    others = [p for p in dockerd.exec_root.glob(f"runtime-*/moby/{info['Id']}") if p != state_dir]
+    assert not others, others
+
+
+def test_dockerd_lists_the_dockyard_runtime(dockerd: Dockerd) -> None:
+    """dockerd accepted ``--add-runtime dockyard=...`` (it runs ``--version`` of it for `info`)."""
+    out = dockerd.text("info", "--format", "{{json .Runtimes}}")
+    assert '"dockyard"' in out and "dockyard-runtime" in out, out
+    res = subprocess.run([dockerd.client, "--version"], capture_output=True, text=True, check=False)
+    assert res.returncode == 0
