@@ -706,12 +706,21 @@ class Tmux:
         return [line.rstrip() for line in self.capture(name).splitlines()]
 
     def dead(self, name: str) -> int | None:
-        """The exit status of the pane's command once it has ended (remain-on-exit), else None."""
-        res = self("display-message", "-p", "-t", name, "#{pane_dead} #{pane_dead_status}")
-        fields = res.stdout.split()
-        if res.returncode != 0 or not fields or fields[0] != "1":
+        """The exit status of the pane's command once it has ended (remain-on-exit), else None.
+
+        A command killed by a signal reads as minus the signal number, like subprocess's returncode.
+        tmux marks a pane dead when its pty reads EOF, which can come before it reaps the child:
+        until then status and signal are both empty, and this returns None (poll again).
+        """
+        res = self(
+            "display-message", "-p", "-t", name, "#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}"
+        )
+        dead, status, sig = ([*res.stdout.strip().split(":"), "", ""])[:3]
+        if res.returncode != 0 or dead != "1":
             return None
-        return int(fields[1]) if len(fields) > 1 else -1
+        if status.isdigit():
+            return int(status)
+        return -int(sig) if sig.isdigit() else None
 
     def wait_text(self, name: str, predicate: Any, timeout: float, what: str) -> str:
         """Poll the pane until ``predicate(lines)`` holds; fail with the pane's content if not."""
@@ -723,6 +732,12 @@ class Tmux:
             if time.monotonic() > deadline:
                 pytest.fail(f"timed out waiting for {what}; the pane shows:\n" + "\n".join(lines))
             time.sleep(0.05)
+
+    def wait_exit(self, name: str, timeout: float, what: str) -> int:
+        """Wait for the pane's command to end; return its status (see :meth:`dead`)."""
+        status: int | None = wait_for(lambda: self.dead(name) is not None, timeout, what) and self.dead(name)
+        assert status is not None
+        return status
 
     def kill(self, name: str) -> None:
         self("kill-session", "-t", name)

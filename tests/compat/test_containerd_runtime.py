@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.compat.engines import RUNTIMES, Containerd, runtime_binary
-
 # The session fixture `containerd` and the ones it requests (imported, they are visible here).
 from tests.compat.engines import (  # noqa: F401
+    RUNTIMES,
+    Containerd,
     busybox_layer_fixture,
     containerd_fixture,
     engines_dir_fixture,
+    runtime_binary,
 )
 
 pytestmark = [pytest.mark.compat, pytest.mark.root]
@@ -59,8 +60,8 @@ def test_cgroup_is_the_one_containerd_asked_for(containerd: Containerd, runc_bin
     cid = containerd.new_id()
     mark = containerd.log_offset()
     res = containerd(
-        "run", "--rm", "--runc-binary", runc_binary, containerd.image, cid, "sh", "-c", "cat /proc/self/cgroup"
-    )  # fmt: skip
+        "run", "--rm", "--runc-binary", runc_binary, containerd.image, cid, "cat", "/proc/self/cgroup"
+    )
     why = containerd.explain(res, f"ctr run {cid}", mark)
     assert res.returncode == 0, why
     memory = [line for line in res.stdout.decode().splitlines() if line.split(":")[1:2] == ["memory"]]

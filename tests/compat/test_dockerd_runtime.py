@@ -121,9 +121,8 @@ def test_run_interactive_tty_through_tmux(dockerd: Dockerd, runtime: str, tmux: 
         screen = tmux.wait_text(session, lambda ls: "hi-2" in ls, 10, "hi-2")
         assert any(line.startswith("/dev/pts/") for line in screen.splitlines()), screen
         tmux.send(session, "exit")
-        status = wait_for(lambda: tmux.dead(session) is not None, 20, "docker run -it to end after exit")
-        assert status
-        assert tmux.dead(session) == 0, tmux.capture(session)
+        status = tmux.wait_exit(session, 20, "docker run -it to end after exit")
+        assert status == 0, tmux.capture(session)
     finally:
         tmux.kill(session)
         dockerd("rm", "-f", name)
@@ -150,8 +149,8 @@ def test_exec_into_running_container(dockerd: Dockerd, runtime: str, names: list
         screen = tmux.wait_text(session, lambda ls: "tty-42" in ls, 10, "tty-42")
         assert any(line.startswith("/dev/pts/") for line in screen.splitlines()), screen
         tmux.send(session, "exit 4")
-        wait_for(lambda: tmux.dead(session) is not None, 20, "docker exec -it to end after exit")
-        assert tmux.dead(session) == 4, tmux.capture(session)
+        status = tmux.wait_exit(session, 20, "docker exec -it to end after exit")
+        assert status == 4, tmux.capture(session)
     finally:
         tmux.kill(session)
     # The container itself is untouched by the exec sessions ending.

@@ -27,12 +27,14 @@ capabilities the same way and report them through ``parse``'s warnings.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
-
 from dockyard.errors import ConfigError, SystemFailure
 from dockyard.util import syscalls
+
+# typing, collections.abc and dataclasses cost milliseconds on the start path; annotations only.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping
+    from typing import Any
 
 #: Every capability name the runtime recognises (linux/capability.h up to Linux 5.9), by number.
 CAPS: dict[str, int] = {
@@ -111,19 +113,45 @@ def _probe_last_cap() -> int:
     return last
 
 
-@dataclass(frozen=True)
 class CapSets:
     """The five capability sets to give the container process, as capability numbers.
 
-    ``warnings`` holds what :func:`parse` ignored (as runc does) and why; the caller logs them.
+    ``warnings`` holds what :func:`parse` ignored (as runc does) and why; the caller logs them. It
+    takes no part in comparisons. (A plain class: dataclasses would import inspect and re.)
     """
 
-    bounding: frozenset[int] = frozenset()
-    effective: frozenset[int] = frozenset()
-    permitted: frozenset[int] = frozenset()
-    inheritable: frozenset[int] = frozenset()
-    ambient: frozenset[int] = frozenset()
-    warnings: tuple[str, ...] = field(default=(), compare=False)
+    __slots__ = ("ambient", "bounding", "effective", "inheritable", "permitted", "warnings")
+
+    def __init__(
+        self,
+        bounding: Iterable[int] = (),
+        effective: Iterable[int] = (),
+        permitted: Iterable[int] = (),
+        inheritable: Iterable[int] = (),
+        ambient: Iterable[int] = (),
+        warnings: tuple[str, ...] = (),
+    ) -> None:
+        self.bounding = frozenset(bounding)
+        self.effective = frozenset(effective)
+        self.permitted = frozenset(permitted)
+        self.inheritable = frozenset(inheritable)
+        self.ambient = frozenset(ambient)
+        self.warnings = tuple(warnings)
+
+    def _key(self) -> tuple[frozenset[int], ...]:
+        return (self.bounding, self.effective, self.permitted, self.inheritable, self.ambient)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CapSets):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        parts = ", ".join(f"{name}={names(self.mask(name))}" for name in SET_NAMES)
+        return f"CapSets({parts})"
 
     def mask(self, set_name: str) -> int:
         """One set as a bit mask, as /proc/PID/status and capset(2) show it."""
@@ -167,7 +195,7 @@ def parse(
     """
     if caps is None:
         return CapSets()
-    if not isinstance(caps, Mapping):
+    if not isinstance(caps, dict):
         raise ConfigError(field, f"must be an object with lists {', '.join(SET_NAMES)}, not {caps!r}")
     for key in caps:
         if key not in SET_NAMES:

@@ -8,9 +8,13 @@ Messages: {"type": "userns"} / {"type": "maps_done"} (uid/gid maps written by th
 
 from __future__ import annotations
 
-import json
 import os
-from typing import Any
+
+from dockyard.util import fastjson
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Channel:
@@ -20,7 +24,7 @@ class Channel:
         self._buf = b""
 
     def send(self, msg: dict[str, Any]) -> None:
-        data = json.dumps(msg).encode() + b"\n"
+        data = fastjson.dumps(msg).encode() + b"\n"
         while data:
             n = os.write(self.wfd, data)
             data = data[n:]
@@ -33,7 +37,7 @@ class Channel:
                 return None
             self._buf += chunk
         line, self._buf = self._buf.split(b"\n", 1)
-        msg: dict[str, Any] = json.loads(line)
+        msg: dict[str, Any] = fastjson.loads(line)
         return msg
 
     def close(self) -> None:

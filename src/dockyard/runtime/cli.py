@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
 
 from dockyard import __version__
 from dockyard.errors import DockyardError, InvalidArgument
 from dockyard.runtime.log import Logger
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_ROOT = "/run/dockyard-runtime"
 SPEC_VERSION = "1.1.0"

@@ -6,11 +6,14 @@ process behind. Every error names the offending field the way the spec spells it
 
 from __future__ import annotations
 
-import json
 import os
-from typing import Any
 
 from dockyard.errors import ConfigError
+from dockyard.util import fastjson
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 NAMESPACE_FLAGS = {
     "pid": 0x20000000,
@@ -52,10 +55,9 @@ RLIMITS = {
     "RLIMIT_RTTIME": 15,
 }
 
-Config = dict[str, Any]
 
 
-def load(bundle: str) -> Config:
+def load(bundle: str) -> dict[str, Any]:
     """Read ``<bundle>/config.json``, resolve the root path against the bundle, validate it all."""
     path = os.path.join(bundle, "config.json")
     try:
@@ -64,7 +66,7 @@ def load(bundle: str) -> Config:
     except FileNotFoundError:
         raise ConfigError("config.json", f"{path} does not exist: is --bundle the bundle folder?") from None
     try:
-        cfg = json.loads(raw)
+        cfg = fastjson.loads(raw)
     except ValueError as exc:
         raise ConfigError("config.json", f"{path} is not valid JSON: {exc}") from None
     if not isinstance(cfg, dict):
@@ -73,7 +75,7 @@ def load(bundle: str) -> Config:
     return cfg
 
 
-def _obj(cfg: Config, key: str, field: str) -> dict[str, Any]:
+def _obj(cfg: dict[str, Any], key: str, field: str) -> dict[str, Any]:
     value = cfg.get(key)
     if value is None:
         return {}
@@ -103,7 +105,7 @@ def _uint(value: Any, field: str, bits: int = 32) -> int:
     return value
 
 
-def validate(cfg: Config, bundle: str) -> None:
+def validate(cfg: dict[str, Any], bundle: str) -> None:
     version = cfg.get("ociVersion")
     if not isinstance(version, str) or not version.startswith("1."):
         raise ConfigError("ociVersion", f"must be a 1.x version string, not {version!r}")
@@ -245,7 +247,7 @@ def _validate_namespaces(linux: dict[str, Any]) -> set[str]:
     return seen
 
 
-def _validate_mounts(cfg: Config) -> None:
+def _validate_mounts(cfg: dict[str, Any]) -> None:
     for i, m in enumerate(_list(cfg, "mounts", "mounts")):
         field = f"mounts[{i}]"
         if not isinstance(m, dict):
@@ -281,7 +283,7 @@ def _validate_id_mappings(linux: dict[str, Any], ns_types: set[str]) -> None:
 HOOK_KINDS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
 
 
-def _validate_hooks(cfg: Config) -> None:
+def _validate_hooks(cfg: dict[str, Any]) -> None:
     hooks = _obj(cfg, "hooks", "hooks")
     for kind, entries in hooks.items():
         if kind not in HOOK_KINDS:
@@ -299,5 +301,5 @@ def _validate_hooks(cfg: Config) -> None:
                 raise ConfigError(f"{f}.timeout", "must be a positive number of seconds")
 
 
-def namespaces(cfg: Config) -> list[dict[str, Any]]:
+def namespaces(cfg: dict[str, Any]) -> list[dict[str, Any]]:
     return list(cfg.get("linux", {}).get("namespaces") or [])

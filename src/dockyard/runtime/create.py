@@ -7,8 +7,6 @@ deleted before the error is reported.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Any
 
 from dockyard.errors import ConfigError, DockyardError, InvalidArgument, SystemFailure
 from dockyard.runtime import cgroups, config, hooks
@@ -19,26 +17,55 @@ from dockyard.runtime.state import State, StateDir, now_rfc3339, oci_state, proc
 from dockyard.util import syscalls as sc
 from dockyard.util.atomic import write_atomic
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
-@dataclass
+
 class CreateOptions:
-    root: str
-    container_id: str
-    bundle: str
-    pid_file: str = ""
-    console_socket: str = ""
-    no_pivot: bool = False
-    preserve_fds: int = 0
-    systemd_cgroup: bool = False
-    # `run` in the foreground with a terminal and no console socket proxies the pty itself.
-    proxy_console: bool = False
+    __slots__ = (
+        "bundle",
+        "console_socket",
+        "container_id",
+        "no_pivot",
+        "pid_file",
+        "preserve_fds",
+        "proxy_console",
+        "root",
+        "systemd_cgroup",
+    )
+
+    def __init__(
+        self,
+        root: str,
+        container_id: str,
+        bundle: str,
+        *,
+        pid_file: str = "",
+        console_socket: str = "",
+        no_pivot: bool = False,
+        preserve_fds: int = 0,
+        systemd_cgroup: bool = False,
+        proxy_console: bool = False,
+    ) -> None:
+        self.root = root
+        self.container_id = container_id
+        self.bundle = bundle
+        self.pid_file = pid_file
+        self.console_socket = console_socket
+        self.no_pivot = no_pivot
+        self.preserve_fds = preserve_fds
+        self.systemd_cgroup = systemd_cgroup
+        self.proxy_console = proxy_console
 
 
-@dataclass
 class Created:
-    state: State
-    state_dir: StateDir
-    console_master: int = -1
+    __slots__ = ("console_master", "state", "state_dir")
+
+    def __init__(self, state: State, state_dir: StateDir, *, console_master: int = -1) -> None:
+        self.state = state
+        self.state_dir = state_dir
+        self.console_master = console_master
 
 
 def _validate_more(cfg: dict[str, Any], layout: cgroups.CgroupLayout) -> NamespacePlan:
@@ -167,7 +194,7 @@ def create(opts: CreateOptions) -> Created:
         sd.save(state)
         if opts.pid_file:
             write_atomic(os.path.abspath(opts.pid_file), str(pid).encode(), 0o644)
-        return Created(state, sd, proxy_fd)
+        return Created(state, sd, console_master=proxy_fd)
     except BaseException:
         if launch is not None:
             if launch.pid_b:

@@ -8,8 +8,6 @@ process spec's capabilities, user, rlimits and the container's seccomp filter.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import Any
 
 from dockyard.errors import Conflict, InvalidArgument, SystemFailure
 from dockyard.runtime import config
@@ -23,25 +21,67 @@ from dockyard.runtime.state import StateDir, status
 from dockyard.util import syscalls as sc
 from dockyard.util.atomic import write_atomic
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
-@dataclass
+
 class ExecOptions:
-    root: str
-    container_id: str
-    process_file: str = ""
-    args: list[str] = field(default_factory=list)
-    tty: bool = False
-    detach: bool = False
-    pid_file: str = ""
-    console_socket: str = ""
-    cwd: str = ""
-    env: list[str] = field(default_factory=list)
-    user: str = ""
-    additional_gids: list[int] = field(default_factory=list)
-    cap: list[str] = field(default_factory=list)
-    no_new_privs: bool = False
-    preserve_fds: int = 0
-    ignore_paused: bool = False
+    __slots__ = (
+        "additional_gids",
+        "args",
+        "cap",
+        "console_socket",
+        "container_id",
+        "cwd",
+        "detach",
+        "env",
+        "ignore_paused",
+        "no_new_privs",
+        "pid_file",
+        "preserve_fds",
+        "process_file",
+        "root",
+        "tty",
+        "user",
+    )
+
+    def __init__(
+        self,
+        root: str,
+        container_id: str,
+        *,
+        process_file: str = "",
+        args: list[str] | None = None,
+        tty: bool = False,
+        detach: bool = False,
+        pid_file: str = "",
+        console_socket: str = "",
+        cwd: str = "",
+        env: list[str] | None = None,
+        user: str = "",
+        additional_gids: list[int] | None = None,
+        cap: list[str] | None = None,
+        no_new_privs: bool = False,
+        preserve_fds: int = 0,
+        ignore_paused: bool = False,
+    ) -> None:
+        self.root = root
+        self.container_id = container_id
+        self.process_file = process_file
+        self.args: list[str] = args if args is not None else []
+        self.tty = tty
+        self.detach = detach
+        self.pid_file = pid_file
+        self.console_socket = console_socket
+        self.cwd = cwd
+        self.env: list[str] = env if env is not None else []
+        self.user = user
+        self.additional_gids: list[int] = additional_gids if additional_gids is not None else []
+        self.cap: list[str] = cap if cap is not None else []
+        self.no_new_privs = no_new_privs
+        self.preserve_fds = preserve_fds
+        self.ignore_paused = ignore_paused
 
 
 def build_process(opts: ExecOptions, base: dict[str, Any]) -> dict[str, Any]:

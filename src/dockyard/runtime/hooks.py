@@ -6,12 +6,15 @@ poststart and poststop failures are only logged, as the spec says.
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from typing import Any
 
 from dockyard.errors import DockyardError
+from dockyard.util import fastjson
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 FATAL = {"prestart", "createRuntime", "createContainer", "startContainer"}
 
@@ -23,7 +26,7 @@ class HookError(DockyardError):
 def run_hooks(kind: str, hooks: dict[str, Any], state: dict[str, Any]) -> list[str]:
     """Run every hook of ``kind`` in order; returns warnings for non-fatal failures."""
     warnings: list[str] = []
-    payload = json.dumps(state).encode()
+    payload = fastjson.dumps(state).encode()
     for i, hook in enumerate(hooks.get(kind) or []):
         try:
             _run_one(hook, payload)

@@ -9,8 +9,6 @@ the container's program makes the new image dumpable again.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import Any
 
 from dockyard.runtime import hooks as hooks_mod
 from dockyard.runtime import rootfs, tty
@@ -18,22 +16,58 @@ from dockyard.runtime.channel import Channel
 from dockyard.runtime.process import Finalizer, check_lsm, reset_signals, set_oom_score_adj
 from dockyard.util import syscalls as sc
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
-@dataclass
+
 class InitSpec:
-    cfg: dict[str, Any]
-    bundle: str
-    container_id: str
-    state_dir_fd: int
-    console_fd: int  # -1 without a terminal
-    no_pivot: bool
-    preserve_fds: int
-    new_namespaces: set[str]
-    userns: bool
-    cgroup_paths: dict[str, str]
-    cgroup_mounts: list[tuple[str, str, str]]
-    wait_for_hooks: bool
-    annotations: dict[str, str] = field(default_factory=dict)
+    __slots__ = (
+        "annotations",
+        "bundle",
+        "cfg",
+        "cgroup_mounts",
+        "cgroup_paths",
+        "console_fd",
+        "container_id",
+        "new_namespaces",
+        "no_pivot",
+        "preserve_fds",
+        "state_dir_fd",
+        "userns",
+        "wait_for_hooks",
+    )
+
+    def __init__(
+        self,
+        cfg: dict[str, Any],
+        bundle: str,
+        container_id: str,
+        state_dir_fd: int,
+        console_fd: int,
+        no_pivot: bool,
+        preserve_fds: int,
+        new_namespaces: set[str],
+        userns: bool,
+        cgroup_paths: dict[str, str],
+        cgroup_mounts: list[tuple[str, str, str]],
+        wait_for_hooks: bool,
+        *,
+        annotations: dict[str, str] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.bundle = bundle
+        self.container_id = container_id
+        self.state_dir_fd = state_dir_fd
+        self.console_fd = console_fd
+        self.no_pivot = no_pivot
+        self.preserve_fds = preserve_fds
+        self.new_namespaces = new_namespaces
+        self.userns = userns
+        self.cgroup_paths = cgroup_paths
+        self.cgroup_mounts = cgroup_mounts
+        self.wait_for_hooks = wait_for_hooks
+        self.annotations: dict[str, str] = annotations if annotations is not None else {}
 
 
 def _state_doc(spec: InitSpec, status: str) -> dict[str, Any]:

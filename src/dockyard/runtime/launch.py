@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
-from typing import Any
 
 from dockyard import errors
 from dockyard.runtime.channel import Channel, pair
 from dockyard.runtime.namespaces import NamespacePlan, join_all
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 
 def report_and_exit(ch: Channel, exc: BaseException) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from dockyard.util import syscalls as sc
 
 # option -> (clear?, flag). "clear" options remove a flag another option (or the default) set.
@@ -58,12 +56,14 @@ PROPAGATION: dict[str, int] = {
 EXTENSIONS = {"tmpcopyup"}
 
 
-@dataclass
 class MountOptions:
-    flags: int
-    propagation: list[int]
-    data: str
-    extensions: set[str]
+    __slots__ = ("data", "extensions", "flags", "propagation")
+
+    def __init__(self, flags: int, propagation: list[int], data: str, extensions: set[str]) -> None:
+        self.flags = flags
+        self.propagation = propagation
+        self.data = data
+        self.extensions = extensions
 
 
 def parse(options: list[str]) -> MountOptions:

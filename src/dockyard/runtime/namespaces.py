@@ -8,11 +8,14 @@ change only the namespace of *children*: the caller must fork afterwards (init.p
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from dockyard.errors import ConfigError, SystemFailure
 from dockyard.runtime.config import NAMESPACE_FLAGS, NAMESPACE_PROC
 from dockyard.util import syscalls as sc
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class NamespacePlan:

@@ -10,11 +10,14 @@ finally execve.
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from dockyard.errors import ConfigError, InvalidArgument, SystemFailure, Unsupported
 from dockyard.runtime.config import RLIMITS
 from dockyard.util import syscalls as sc
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 

@@ -6,10 +6,13 @@ import json
 import os
 import sys
 import time
-from typing import Any
 
 from dockyard.errors import Conflict, InvalidArgument
 from dockyard.runtime.state import OCI_VERSION, State, StateDir, status
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _full_doc(state: State, st: str) -> dict[str, Any]:

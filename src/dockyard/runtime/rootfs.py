@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Any
 
 from dockyard.errors import ConfigError, SystemFailure
 from dockyard.runtime import mounts as mopts
@@ -24,6 +23,10 @@ from dockyard.runtime.paths import (
     secure_join,
 )
 from dockyard.util import syscalls as sc
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_DEVICES = (
     # path, type, major, minor, mode

@@ -37,11 +37,15 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
-from collections.abc import Mapping
-from typing import Any, Literal
 
 from dockyard.errors import ConfigError, SystemFailure, Unsupported
 from dockyard.util import syscalls
+
+# typing and collections.abc cost milliseconds on the start path; annotations only.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any, Literal
 
 FIELD = "linux.seccomp"
 
@@ -161,7 +165,7 @@ def _check_action(field: str, action: Any, errno_field: str, errno_ret: Any) -> 
 
 def validate(cfg: Mapping[str, Any], field: str = FIELD) -> None:
     """Check ``linux.seccomp`` without loading anything; errors name the field and the fix."""
-    if not isinstance(cfg, Mapping):
+    if not isinstance(cfg, dict):
         raise _bad(field, f"must be an object, not {cfg!r}")
     syscalls_list = cfg.get("syscalls")
     if syscalls_list is not None and not isinstance(syscalls_list, list):
@@ -202,7 +206,7 @@ def validate(cfg: Mapping[str, Any], field: str = FIELD) -> None:
             raise _bad(f"{field}.{key}", "must be a string")
     for i, rule in enumerate(syscalls_list or []):
         where = f"{field}.syscalls[{i}]"
-        if not isinstance(rule, Mapping):
+        if not isinstance(rule, dict):
             raise _bad(where, f"must be an object with names and action, not {rule!r}")
         names = rule.get("names")
         if not isinstance(names, list) or not names:
@@ -220,7 +224,7 @@ def validate(cfg: Mapping[str, Any], field: str = FIELD) -> None:
             raise _bad(f"{where}.args", "must be a list of objects")
         for j, arg in enumerate(args):
             at = f"{where}.args[{j}]"
-            if not isinstance(arg, Mapping):
+            if not isinstance(arg, dict):
                 raise _bad(at, f"must be an object with index, value and op, not {arg!r}")
             if not _is_uint(arg.get("index"), _MAX_ARGS - 1):
                 raise _bad(f"{at}.index", f"{arg.get('index')!r} is not an argument index (0-5)")
@@ -654,15 +658,7 @@ def evaluate(program: bytes, nr: int, arch: int = _AUDIT_ARCH_X86_64, args: tupl
     data[4:8] = arch.to_bytes(4, _BYTEORDER)
     for i, value in enumerate(args[:6]):
         data[16 + 8 * i : 24 + 8 * i] = (value & 0xFFFFFFFFFFFFFFFF).to_bytes(8, _BYTEORDER)
-    insns = [
-        (
-            int.from_bytes(program[i : i + 2], _BYTEORDER),
-            program[i + 2],
-            program[i + 3],
-            int.from_bytes(program[i + 4 : i + 8], _BYTEORDER),
-        )
-        for i in range(0, len(program), 8)
-    ]
+    insns = _decode(program)
     a = x = 0
     mem = [0] * 16
     pc = 0
@@ -741,3 +737,25 @@ def evaluate(program: bytes, nr: int, arch: int = _AUDIT_ARCH_X86_64, args: tupl
             else:
                 a = x
     raise ValueError("the program ran off its end")
+
+
+_decoded: dict[bytes, list[tuple[int, int, int, int]]] = {}
+
+
+def _decode(program: bytes) -> list[tuple[int, int, int, int]]:
+    """(code, jt, jf, k) for each instruction; a few programs are remembered (evaluate loops)."""
+    insns = _decoded.get(program)
+    if insns is None:
+        insns = [
+            (
+                int.from_bytes(program[i : i + 2], _BYTEORDER),
+                program[i + 2],
+                program[i + 3],
+                int.from_bytes(program[i + 4 : i + 8], _BYTEORDER),
+            )
+            for i in range(0, len(program), 8)
+        ]
+        if len(_decoded) >= 8:
+            _decoded.clear()
+        _decoded[program] = insns
+    return insns

@@ -9,9 +9,12 @@ the runtime-spec 1.1 features document (features.md, features-linux.md) in the s
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from dockyard.runtime import capabilities
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 OCI_VERSION = "1.1.0"
 OCI_VERSION_MIN = "1.0.0"

@@ -9,15 +9,16 @@ process after the container died then never passes for the container. ``exec.fif
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import time
-from dataclasses import dataclass, field
-from typing import Any
 
 from dockyard.errors import Conflict, InvalidArgument, NotFound
+from dockyard.util import fastjson
 from dockyard.util.atomic import write_atomic
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 OCI_VERSION = "1.1.0"
 STATE_FILE = "state.json"
@@ -59,35 +60,79 @@ def process_start_time(pid: int) -> int | None:
     return int(rest[19])
 
 
-@dataclass
 class State:
-    id: str
-    bundle: str
-    rootfs: str
-    pid: int
-    pid_start: int
-    created: str
-    owner: str = ""
-    annotations: dict[str, str] = field(default_factory=dict)
-    cgroup_paths: dict[str, str] = field(default_factory=dict)
-    namespaces: dict[str, str] = field(default_factory=dict)  # type -> /proc path captured at create
-    hooks: dict[str, Any] = field(default_factory=dict)
-    config_process: dict[str, Any] = field(default_factory=dict)
-    seccomp: dict[str, Any] | None = None
-    apparmor: str = ""
-    selinux: str = ""
-    no_new_privileges: bool = False
-    rootless: bool = False
-    use_systemd: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    __slots__ = (
+        "annotations",
+        "apparmor",
+        "bundle",
+        "cgroup_paths",
+        "config_process",
+        "created",
+        "extra",
+        "hooks",
+        "id",
+        "namespaces",
+        "no_new_privileges",
+        "owner",
+        "pid",
+        "pid_start",
+        "rootfs",
+        "rootless",
+        "seccomp",
+        "selinux",
+        "use_systemd",
+    )
+
+    def __init__(
+        self,
+        id: str,
+        bundle: str,
+        rootfs: str,
+        pid: int,
+        pid_start: int,
+        created: str,
+        *,
+        owner: str = "",
+        annotations: dict[str, str] | None = None,
+        cgroup_paths: dict[str, str] | None = None,
+        namespaces: dict[str, str] | None = None,
+        hooks: dict[str, Any] | None = None,
+        config_process: dict[str, Any] | None = None,
+        seccomp: dict[str, Any] | None = None,
+        apparmor: str = "",
+        selinux: str = "",
+        no_new_privileges: bool = False,
+        rootless: bool = False,
+        use_systemd: bool = False,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.id = id
+        self.bundle = bundle
+        self.rootfs = rootfs
+        self.pid = pid
+        self.pid_start = pid_start
+        self.created = created
+        self.owner = owner
+        self.annotations: dict[str, str] = annotations if annotations is not None else {}
+        self.cgroup_paths: dict[str, str] = cgroup_paths if cgroup_paths is not None else {}
+        self.namespaces: dict[str, str] = namespaces if namespaces is not None else {}
+        self.hooks: dict[str, Any] = hooks if hooks is not None else {}
+        self.config_process: dict[str, Any] = config_process if config_process is not None else {}
+        self.seccomp = seccomp
+        self.apparmor = apparmor
+        self.selinux = selinux
+        self.no_new_privileges = no_new_privileges
+        self.rootless = rootless
+        self.use_systemd = use_systemd
+        self.extra: dict[str, Any] = extra if extra is not None else {}
 
     def to_json(self) -> bytes:
-        return json.dumps(self.__dict__, separators=(",", ":")).encode()
+        return fastjson.dumps({k: getattr(self, k) for k in self.__slots__}).encode()
 
     @classmethod
     def from_json(cls, data: bytes) -> State:
-        raw = json.loads(data)
-        known = {k: raw[k] for k in cls.__dataclass_fields__ if k in raw}
+        raw = fastjson.loads(data)
+        known = {k: raw[k] for k in cls.__slots__ if k in raw}
         return cls(**known)
 
 
@@ -127,7 +172,30 @@ class StateDir:
 
     def remove(self) -> None:
         # Idempotent: a second delete, or a create that failed half-way, finds less or nothing.
-        shutil.rmtree(self.path, ignore_errors=True)
+        # (shutil.rmtree would import fnmatch and re: too slow for the runtime's start path.)
+        for top, dirs, files in os.walk(self.path, topdown=False):
+            for name in files:
+                _unlink_quiet(os.path.join(top, name))
+            for name in dirs:
+                path = os.path.join(top, name)
+                if os.path.islink(path):
+                    _unlink_quiet(path)
+                else:
+                    try:
+                        os.rmdir(path)
+                    except OSError:
+                        pass
+        try:
+            os.rmdir(self.path)
+        except FileNotFoundError:
+            pass
+
+
+def _unlink_quiet(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def status(state: State, state_dir: StateDir) -> str:

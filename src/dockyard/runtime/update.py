@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
 
 from dockyard.errors import Conflict, InvalidArgument
 from dockyard.runtime.state import StateDir, status
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _size(text: str, flag: str) -> int:

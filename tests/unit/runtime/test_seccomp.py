@@ -44,7 +44,11 @@ def test_validate_accepts_a_full_profile() -> None:
             "defaultAction": "SCMP_ACT_ERRNO",
             "defaultErrnoRet": 1,
             "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
-            "flags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_TSYNC"],
+            "flags": [
+                "SECCOMP_FILTER_FLAG_LOG",
+                "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+                "SECCOMP_FILTER_FLAG_TSYNC",
+            ],
             "syscalls": [
                 {"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"},
                 {
@@ -74,7 +78,11 @@ def _profile(**changes: Any) -> dict[str, Any]:
     cfg = copy.deepcopy(MKDIR_ENOSYS)
     cfg["syscalls"].append({"names": ["getcwd"], "action": "SCMP_ACT_ALLOW"})
     cfg["syscalls"].append(
-        {"names": ["personality"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]}
+        {
+            "names": ["personality"],
+            "action": "SCMP_ACT_ERRNO",
+            "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}],
+        }
     )
     cfg.update(changes)
     return cfg
@@ -273,7 +281,8 @@ def test_same_argument_twice_means_or() -> None:
     # runc: two conditions on one argument cannot be ANDed by libseccomp; each becomes a rule.
     program = seccomp.export_bpf(
         _personality(
-            {"index": 0, "value": 0xFFFFFFFF, "op": "SCMP_CMP_EQ"}, {"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}
+            {"index": 0, "value": 0xFFFFFFFF, "op": "SCMP_CMP_EQ"},
+            {"index": 0, "value": 8, "op": "SCMP_CMP_EQ"},
         )
     )
     assert seccomp.evaluate(program, 135, args=(0xFFFFFFFF,)) == errno_ret(1)
@@ -345,7 +354,9 @@ def test_no_stub_when_default_lets_calls_through_or_no_architectures() -> None:
     allow = seccomp.export_bpf(MKDIR_ENOSYS | {"architectures": ["SCMP_ARCH_X86_64"]})
     assert seccomp.evaluate(allow, 1000) == ALLOW
     # runc patches only the architectures listed; without any, the default action applies.
-    deny = seccomp.export_bpf({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]})
+    deny = seccomp.export_bpf(
+        {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]}
+    )
     assert seccomp.evaluate(deny, 1000) == errno_ret(1)
 
 

@@ -34,7 +34,11 @@ def test_default_spec_is_runc_spec() -> None:
 
 def test_default_spec_capabilities_parse() -> None:
     sets = capabilities.parse(default_spec()["process"]["capabilities"])
-    assert capabilities.names(sets.mask("bounding")) == ["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_AUDIT_WRITE"]
+    assert capabilities.names(sets.mask("bounding")) == [
+        "CAP_KILL",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_AUDIT_WRITE",
+    ]
 
 
 def test_default_spec_is_fresh_each_call() -> None:
@@ -72,7 +76,14 @@ def test_features_document() -> None:
     doc = features()
     assert doc["ociVersionMin"] == "1.0.0"
     assert doc["ociVersionMax"] == "1.1.0"
-    assert doc["hooks"] == ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"]
+    assert doc["hooks"] == [
+        "prestart",
+        "createRuntime",
+        "createContainer",
+        "startContainer",
+        "poststart",
+        "poststop",
+    ]
     assert {"bind", "rbind", "ro", "nosuid", "private", "rslave", "tmpcopyup"} <= set(doc["mountOptions"])
     assert doc["mountOptions"] == sorted(doc["mountOptions"])
     linux = doc["linux"]
@@ -85,10 +96,16 @@ def test_features_document() -> None:
     assert sc["enabled"] is seccomp.available()
     if sc["enabled"]:
         assert "SCMP_ACT_NOTIFY" not in sc["actions"]
-        assert {"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_LOG"} <= set(sc["actions"])
+        assert {"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_LOG"} <= set(
+            sc["actions"]
+        )
         assert sc["operators"] == sorted(seccomp.OPERATORS)
         assert "SCMP_ARCH_X86_64" in sc["archs"]
-        assert sc["knownFlags"] == ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG"]
+        assert sc["knownFlags"] == [
+            "SECCOMP_FILTER_FLAG_TSYNC",
+            "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+            "SECCOMP_FILTER_FLAG_LOG",
+        ]
         assert set(sc["supportedFlags"]) <= set(sc["knownFlags"])
         assert doc["annotations"]["io.github.seccomp.libseccomp.version"] == seccomp.library_version()
     assert json.loads(json.dumps(doc)) == doc
@@ -103,6 +120,11 @@ def test_spec_module_imports_little() -> None:
         "import sys; import dockyard.runtime.spec, dockyard.runtime.seccomp, dockyard.runtime.capabilities;"
         "print(sorted(m for m in ('json', 're', 'argparse', 'subprocess') if m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
     assert out.stdout.strip() == "[]"
