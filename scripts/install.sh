@@ -105,3 +105,9 @@ if [ "${had_hash:-}" != "$hash" ] || { [ -n "$extras" ] && [ "${had_extras:-}" !
 else
 	log "$VENV is up to date (dockyard$extras)"
 fi
+
+# Bytecode for every module, written now: the runtime is started once per container operation
+# and compiling its modules on the fly (as when PYTHONDONTWRITEBYTECODE is set, or the tree is
+# read-only) costs more than the whole start. Python reads the .pyc files even when told not to
+# write them, and recompiles in memory only a module changed since.
+"$VENV/bin/python" -m compileall -q -j 0 src >/dev/null

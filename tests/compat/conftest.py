@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.compat import runtime_harness as h
 
 _probe_results: dict[str, str | None] = {}
@@ -49,8 +50,12 @@ def runtime_probe() -> Callable[[str, str], str | None]:
 
 
 @pytest.fixture(params=h.RUNTIMES)
-def oci_runtime(request: pytest.FixtureRequest, compat_dir: Path,
-                runtime_probe: Callable[[str, str], str | None]) -> Iterator[h.Runtime]:
+def oci_runtime(
+    request: pytest.FixtureRequest,
+    compat_dir: Path,
+    mark: str,
+    runtime_probe: Callable[[str, str], str | None],
+) -> Iterator[h.Runtime]:
     if os.geteuid() != 0:
         pytest.skip("the runtime behaviour suite needs root (namespaces, cgroups, mounts)")
     name: str = request.param
@@ -61,7 +66,7 @@ def oci_runtime(request: pytest.FixtureRequest, compat_dir: Path,
         reason = runtime_probe(name, path)
         if reason:
             pytest.skip(reason)
-    rt = h.Runtime(name, path, compat_dir / "state")
+    rt = h.Runtime(name, path, compat_dir / "state", mark=mark)
     try:
         yield rt
     finally:

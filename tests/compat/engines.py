@@ -588,6 +588,23 @@ class Containerd:
         self.ids.append(cid)
         return cid
 
+    @property
+    def runtime_root(self) -> Path:
+        """The runtime's ``--root`` as the shim passes it: ``--runc-root`` + ``/NAMESPACE``."""
+        return self.root / "runtime-root" / self.namespace
+
+    def run(
+        self, binary: str, cid: str, *cmd: str, detach: bool = False, timeout: float = DEFAULT_TIMEOUT
+    ) -> subprocess.CompletedProcess[bytes]:
+        """``ctr run --rm`` (or ``-d``) of our busybox image with ``binary`` as the shim's runc.
+
+        ``--runc-root`` and ``--fifo-dir`` keep the runtime's state and the stdio fifos in our
+        folder (ctr's defaults are /run/containerd/runc/NAMESPACE and /run/containerd/fifo).
+        """
+        opts = ["-d" if detach else "--rm", "--runc-binary", binary]
+        opts += ["--runc-root", str(self.root / "runtime-root"), "--fifo-dir", str(self.root / "fifo")]
+        return self("run", *opts, self.image, cid, *cmd, timeout=timeout)
+
     def __call__(self, *args: str, timeout: float = DEFAULT_TIMEOUT) -> subprocess.CompletedProcess[bytes]:
         """Run ``ctr -a OUR_SOCKET -n OUR_NAMESPACE ARGS...``; capture bytes; empty stdin."""
         return subprocess.run(
@@ -668,10 +685,16 @@ def containerd_fixture(engines_dir: Path, busybox_layer: Path) -> Iterator[Conta
 
 @dataclass
 class Tmux:
-    """A private tmux server (its own socket); panes stay after their command exits."""
+    """A private tmux server (its own socket) whose panes run one command each, in a real terminal.
+
+    The command's exit status is written to a file by a wrapping ``sh``: tmux 3.3a marks a pane
+    dead when its pty reads EOF and sometimes never records the status of the child it reaps
+    afterwards (``#{pane_dead_status}`` stays empty), so the pane cannot tell it reliably.
+    """
 
     sock: Path
     conf: Path
+    folder: Path
     sessions: list[str] = field(default_factory=list)
 
     def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -685,9 +708,12 @@ class Tmux:
         )
 
     def start(self, argv: Sequence[str], width: int = 160, height: int = 40) -> str:
-        """Start a detached session running ``argv`` (not through a shell); return its name."""
+        """Start a detached session running ``argv``; return its name."""
         name = unique("dy")
-        res = self("new-session", "-d", "-s", name, "-x", str(width), "-y", str(height), *argv)
+        status = self.folder / f"{name}.status"
+        # sh -c 'CMD...; echo $? > F.tmp; mv F.tmp F': the status file appears whole, once.
+        wrapper = ["sh", "-c", '"$@"; echo $? > "$0.tmp"; mv "$0.tmp" "$0"', str(status), *argv]
+        res = self("new-session", "-d", "-s", name, "-x", str(width), "-y", str(height), *wrapper)
         if res.returncode != 0:
             pytest.fail(f"tmux new-session failed: {res.stderr}")
         self.sessions.append(name)
@@ -705,23 +731,6 @@ class Tmux:
     def lines(self, name: str) -> list[str]:
         return [line.rstrip() for line in self.capture(name).splitlines()]
 
-    def dead(self, name: str) -> int | None:
-        """The exit status of the pane's command once it has ended (remain-on-exit), else None.
-
-        A command killed by a signal reads as minus the signal number, like subprocess's returncode.
-        tmux marks a pane dead when its pty reads EOF, which can come before it reaps the child:
-        until then status and signal are both empty, and this returns None (poll again).
-        """
-        res = self(
-            "display-message", "-p", "-t", name, "#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}"
-        )
-        dead, status, sig = ([*res.stdout.strip().split(":"), "", ""])[:3]
-        if res.returncode != 0 or dead != "1":
-            return None
-        if status.isdigit():
-            return int(status)
-        return -int(sig) if sig.isdigit() else None
-
     def wait_text(self, name: str, predicate: Any, timeout: float, what: str) -> str:
         """Poll the pane until ``predicate(lines)`` holds; fail with the pane's content if not."""
         deadline = time.monotonic() + timeout
@@ -729,15 +738,27 @@ class Tmux:
             lines = self.lines(name)
             if predicate(lines):
                 return "\n".join(lines)
+            status = self.folder / f"{name}.status"
+            if status.exists():
+                # The command ended (e.g. `docker run` failed): waiting longer cannot help.
+                code = status.read_text().strip()
+                pytest.fail(
+                    f"the command exited ({code}) before {what}; the pane shows:\n" + "\n".join(lines)
+                )
             if time.monotonic() > deadline:
                 pytest.fail(f"timed out waiting for {what}; the pane shows:\n" + "\n".join(lines))
             time.sleep(0.05)
 
     def wait_exit(self, name: str, timeout: float, what: str) -> int:
-        """Wait for the pane's command to end; return its status (see :meth:`dead`)."""
-        status: int | None = wait_for(lambda: self.dead(name) is not None, timeout, what) and self.dead(name)
-        assert status is not None
-        return status
+        """Wait for the pane's command to end; return its exit status (128+N for signal N)."""
+        path = self.folder / f"{name}.status"
+        deadline = time.monotonic() + timeout
+        while not path.exists():
+            if time.monotonic() > deadline:
+                pane = self.capture(name)
+                pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}; the pane shows:\n{pane}")
+            time.sleep(0.05)
+        return int(path.read_text().strip())
 
     def kill(self, name: str) -> None:
         self("kill-session", "-t", name)
@@ -749,9 +770,9 @@ def tmux_fixture(engines_dir: Path) -> Iterator[Tmux]:
     if shutil.which("tmux") is None:
         pytest.skip("tmux is not installed: apt-get install -y tmux")
     conf = engines_dir / "tmux.conf"
-    # remain-on-exit: a finished pane stays, so the test can read its exit status.
+    # remain-on-exit: a finished pane stays, so a failing test can still show what it printed.
     conf.write_text("set -g remain-on-exit on\nset -g history-limit 2000\n")
-    t = Tmux(engines_dir / "tmux.sock", conf)
+    t = Tmux(engines_dir / "tmux.sock", conf, engines_dir)
     try:
         yield t
     finally:

@@ -48,14 +48,47 @@ DEFAULT_TIMEOUT = 20.0
 
 # Capability numbers (linux/capability.h), for turning a config's names into /proc/*/status masks.
 CAPABILITIES = [
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
-    "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
 ]
 
 
@@ -129,8 +162,21 @@ def _busybox_applets() -> list[str]:
 
 def make_rootfs(rootfs: Path) -> Path:
     """A minimal busybox root filesystem: the static binary, its applet links, /etc, empty dirs."""
-    for d in ("bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp", "root",
-              "home/user", "run", "var"):
+    for d in (
+        "bin",
+        "sbin",
+        "usr/bin",
+        "usr/sbin",
+        "etc",
+        "proc",
+        "sys",
+        "dev",
+        "tmp",
+        "root",
+        "home/user",
+        "run",
+        "var",
+    ):
         (rootfs / d).mkdir(parents=True, exist_ok=True)
     (rootfs / "tmp").chmod(0o1777)
     shutil.copy2(HOST_BUSYBOX, rootfs / "bin" / "busybox")
@@ -205,6 +251,7 @@ def make_bundle(
 
 # --- running a runtime ---------------------------------------------------------------------------
 
+
 @dataclass
 class Result:
     argv: list[str]
@@ -226,6 +273,8 @@ class Runtime:
     name: str
     path: str
     root: Path
+    # Put into the runtime's environment (see MARK_ENV) unless a call names another.
+    mark: str | None = None
     ids: list[str] = field(default_factory=list)
 
     def argv(self, *args: str) -> list[str]:
@@ -247,6 +296,7 @@ class Runtime:
         """
         argv = self.argv(*args)
         env = dict(os.environ)
+        mark = mark or self.mark
         if mark:
             env[MARK_ENV] = mark
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -320,6 +370,7 @@ class Runtime:
 
 # --- console socket ------------------------------------------------------------------------------
 
+
 class ConsoleReceiver:
     """The ``--console-socket`` peer: accept one connection, take the pty master, read it to EOF.
 
@@ -387,6 +438,7 @@ class ConsoleReceiver:
 
 # --- what a test checks to prove nothing was left behind -----------------------------------------
 
+
 def cgroup_hierarchies() -> list[Path]:
     """Every mounted hierarchy under /sys/fs/cgroup (v1 controllers, the unified mount), or the root
     itself on a pure v2 host."""
@@ -421,7 +473,7 @@ def frozen(pid: int) -> bool | None:
 def remove_cgroup(cgroups_path: str) -> None:
     """Kill what is left in the cgroup and rmdir it, deepest first, in every hierarchy."""
     for d in cgroup_dirs(cgroups_path):
-        for sub in sorted((p for p in d.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)) + [d]:
+        for sub in [*sorted((p for p in d.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)), d]:
             for _ in range(50):
                 try:
                     sub.rmdir()

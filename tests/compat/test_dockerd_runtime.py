@@ -8,6 +8,7 @@ runc passes and dockyard fails, the failure message carries dockerd's log since 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-# The session fixtures `dockerd` and `tmux` and the ones they request (imported, they are visible here).
+# Importing the session fixtures (`dockerd`, `tmux` and those they request) makes them visible here.
 from tests.compat.engines import (  # noqa: F401
     RUNTIMES,
     Dockerd,
@@ -23,6 +24,7 @@ from tests.compat.engines import (  # noqa: F401
     busybox_layer_fixture,
     dockerd_fixture,
     engines_dir_fixture,
+    runtime_binary,
     tmux_fixture,
     unique,
     wait_for,
@@ -70,13 +72,12 @@ def run_detached(
     return name
 
 
-def read_int(path: Path) -> int | None:
-    """The number a container keeps writing to a file (None while absent or mid-rewrite)."""
+def file_size(path: Path) -> int:
+    """The size of a file a container keeps appending to (0 while it does not exist yet)."""
     try:
-        text = path.read_text().strip()
+        return path.stat().st_size
     except OSError:
-        return None
-    return int(text) if text.isdigit() else None
+        return 0
 
 
 def test_run_prints_pid_1_and_container_id_as_hostname(
@@ -193,34 +194,31 @@ def test_stop_sends_sigterm_then_sigkill(dockerd: Dockerd, runtime: str, names: 
 
 
 def test_pause_and_unpause(dockerd: Dockerd, runtime: str, names: list[str]) -> None:
-    """`docker pause` freezes every process (a counter stops); `unpause` lets it go on."""
-    name = run_detached(
-        dockerd,
-        names,
-        runtime,
-        "sh",
-        "-c",
-        "i=0; while true; do i=$((i+1)); echo $i > /count; sleep 0.05; done",
-    )
+    """`docker pause` freezes every process (a growing file stops); `unpause` lets it go on.
+
+    The container appends a line every 50 ms: an append never leaves the file shorter, wherever
+    the freeze lands (a rewritten counter could be caught empty, between truncate and write).
+    """
+    script = "while true; do echo x >> /count; sleep 0.05; done"
+    name = run_detached(dockerd, names, runtime, "sh", "-c", script)
     counter = dockerd.upper_dir(name) / "count"
-    wait_for(lambda: (read_int(counter) or 0) > 2, 15, "the counter to start")
+    wait_for(lambda: file_size(counter) > 4, 15, "the counter to start")
 
     mark = dockerd.log_offset()
     res = dockerd("pause", name)
     assert res.returncode == 0, dockerd.explain(res, f"docker pause ({runtime})", mark)
+    # `pause` returns once the freezer reports FROZEN (runc waits for it): no tick after this.
+    frozen = file_size(counter)
     state = dockerd.inspect(name)["State"]
     assert (state["Status"], state["Paused"]) == ("paused", True), state
-    time.sleep(0.2)  # a write begun just before the freeze may still land
-    frozen = read_int(counter)
     time.sleep(0.6)
-    assert read_int(counter) == frozen, "the counter moved while the container was paused"
+    assert file_size(counter) == frozen, "the container kept running while paused"
 
     res = dockerd("unpause", name)
     assert res.returncode == 0, dockerd.explain(res, f"docker unpause ({runtime})", mark)
     state = dockerd.inspect(name)["State"]
     assert (state["Status"], state["Paused"], state["Running"]) == ("running", False, True), state
-    assert frozen is not None
-    wait_for(lambda: (read_int(counter) or 0) > frozen, 5, "the counter to move again after unpause")
+    wait_for(lambda: file_size(counter) > frozen, 5, "the counter to move again after unpause")
 
 
 def test_memory_limit_oom_kills(dockerd: Dockerd, runtime: str, names: list[str]) -> None:
@@ -246,20 +244,64 @@ def test_memory_limit_oom_kills(dockerd: Dockerd, runtime: str, names: list[str]
     assert host_config["Memory"] == 32 * 1024 * 1024
 
 
-def test_runtime_is_the_one_asked_for(dockerd: Dockerd, runtime: str, names: list[str]) -> None:
-    """The container really runs on the named runtime: its state is in that runtime's ``--root``.
+def test_top_and_update(dockerd: Dockerd, runtime: str, names: list[str]) -> None:
+    """`docker top` (the runtime's ``ps --format json``) and `docker update` (``update --resources -``)."""
+    script = "sleep 1000 & sleep 2000; exit 0"
+    name = run_detached(dockerd, names, runtime, "sh", "-c", script)
+    cid = dockerd.inspect(name)["Id"]
+    mark = dockerd.log_offset()
+    expected = sorted([f"sh -c {script}", "sleep 1000", "sleep 2000"])
 
-    dockerd hands the shim ``Root: EXEC_ROOT/runtime-NAME`` and ``BinaryName``; the shim calls
-    ``BINARY --root EXEC_ROOT/runtime-NAME/moby ...``, and an OCI runtime keeps one state folder
-    per container id there (runc: ``state.json``).
+    def top() -> list[str]:
+        # dockerd runs the host's `ps` with these options and keeps the runtime's pids (`ps` verb).
+        res = dockerd("top", name, "-o", "pid,args")
+        assert res.returncode == 0, dockerd.explain(res, f"docker top ({runtime})", mark)
+        return sorted(line.split(None, 1)[1] for line in res.stdout.decode().splitlines()[1:])
+
+    commands: list[str] = []
+    deadline = time.monotonic() + 5
+    while commands != expected and time.monotonic() < deadline:
+        commands = top()
+        time.sleep(0.05)
+    assert commands == expected
+
+    res = dockerd("update", "--memory", "48m", "--memory-swap", "48m", name)
+    assert res.returncode == 0, dockerd.explain(res, f"docker update ({runtime})", mark)
+    cgroup = Path(dockerd.cgroup_parent.strip("/")) / cid
+    if Path("/sys/fs/cgroup/cgroup.controllers").exists():  # a pure cgroup v2 host
+        limit = Path("/sys/fs/cgroup") / cgroup / "memory.max"
+    else:
+        limit = Path("/sys/fs/cgroup/memory") / cgroup / "memory.limit_in_bytes"
+    assert limit.read_text().strip() == str(48 * 1024 * 1024)
+    assert dockerd.inspect(name)["HostConfig"]["Memory"] == 48 * 1024 * 1024
+
+
+def test_runtime_is_the_one_asked_for(dockerd: Dockerd, runtime: str, names: list[str]) -> None:
+    """The container really runs on the named runtime, not on runc in disguise.
+
+    dockerd 20.10 gives the shim ``BinaryName`` (the ``--add-runtime`` path; "runc" for runc) and
+    ``Root: EXEC_ROOT/runtime-runc`` for every runtime (defaultV2ShimConfig uses the stock
+    runtime's name); the shim records both in the bundle's options.json and calls
+    ``BINARY --root ROOT/moby``. The runtime named must then answer ``state`` for the container
+    with the pid dockerd knows.
     """
     name = run_detached(dockerd, names, runtime, "sleep", "1000")
     info = dockerd.inspect(name)
     assert info["HostConfig"]["Runtime"] == runtime
-    state_dir = dockerd.exec_root / f"runtime-{runtime}" / "moby" / info["Id"]
-    assert state_dir.is_dir(), sorted(str(p) for p in dockerd.exec_root.glob("runtime-*/moby/*"))
-    others = [p for p in dockerd.exec_root.glob(f"runtime-*/moby/{info['Id']}") if p != state_dir]
-    assert not others, others
+    cid, pid = info["Id"], info["State"]["Pid"]
+    bundle = dockerd.exec_root / "containerd/daemon/io.containerd.runtime.v2.task/moby" / cid
+    options = json.loads((bundle / "options.json").read_text())
+    binary = runtime_binary(runtime)
+    assert options["binary_name"] in (binary, runtime), options
+    res = subprocess.run(
+        [binary, "--root", f"{options['root']}/moby", "state", cid],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert res.returncode == 0, f"{binary} state {cid}: {res.stderr}"
+    state = json.loads(res.stdout)
+    assert (state["id"], state["status"], state["pid"]) == (cid, "running", pid), state
 
 
 def test_dockerd_lists_the_dockyard_runtime(dockerd: Dockerd) -> None:

@@ -77,7 +77,8 @@ CASES: dict[str, Case] = {
     "empty-args": Case(_empty_args, ("process.args",)),
     "relative-root-missing": Case(_relative_missing_root, ("root.path", "does-not-exist")),
     "uid-mappings-without-userns": Case(
-        _uid_mappings_without_userns, ("uidMappings", "user"),
+        _uid_mappings_without_userns,
+        ("uidMappings", "user"),
         runc_accepts="runc 1.1.5 ignores uidMappings/gidMappings when linux.namespaces has no user namespace",
     ),
 }
@@ -85,9 +86,14 @@ CASES: dict[str, Case] = {
 
 @pytest.mark.parametrize("verb", ["create", "run"])
 @pytest.mark.parametrize("case", list(CASES))
-def test_bad_config_is_refused_cleanly(oci_runtime: h.Runtime, bundle_maker: Callable[..., h.Bundle],
-                                       cgroup_path: Callable[[], str], mark: str,
-                                       case: str, verb: str) -> None:
+def test_bad_config_is_refused_cleanly(
+    oci_runtime: h.Runtime,
+    bundle_maker: Callable[..., h.Bundle],
+    cgroup_path: Callable[[], str],
+    mark: str,
+    case: str,
+    verb: str,
+) -> None:
     spec = CASES[case]
     path = cgroup_path()
 

@@ -250,6 +250,7 @@ def dispatch(
             no_pivot=bool(flags.get("no-pivot")),
             preserve_fds=_int_flag(flags, "preserve-fds"),
             systemd_cgroup=bool(gflags.get("systemd-cgroup")),
+            no_new_keyring=bool(flags.get("no-new-keyring")),
         )
         if verb == "create":
             from dockyard.runtime.create import create

@@ -33,6 +33,7 @@ class CreateOptions:
         "proxy_console",
         "root",
         "systemd_cgroup",
+        "no_new_keyring",
     )
 
     def __init__(
@@ -47,6 +48,7 @@ class CreateOptions:
         preserve_fds: int = 0,
         systemd_cgroup: bool = False,
         proxy_console: bool = False,
+        no_new_keyring: bool = False,
     ) -> None:
         self.root = root
         self.container_id = container_id
@@ -57,6 +59,7 @@ class CreateOptions:
         self.preserve_fds = preserve_fds
         self.systemd_cgroup = systemd_cgroup
         self.proxy_console = proxy_console
+        self.no_new_keyring = no_new_keyring
 
 
 class Created:
@@ -163,6 +166,7 @@ def create(opts: CreateOptions) -> Created:
             cgroup_paths=mgr.paths(),
             cgroup_mounts=cgroup_mounts(layout),
             wait_for_hooks=bool(hk.get("prestart") or hk.get("createRuntime")),
+            new_keyring=not opts.no_new_keyring,
             annotations=cfg.get("annotations") or {},
         )
         manager = mgr

@@ -36,6 +36,7 @@ class InitSpec:
         "state_dir_fd",
         "userns",
         "wait_for_hooks",
+        "new_keyring",
     )
 
     def __init__(
@@ -52,6 +53,7 @@ class InitSpec:
         cgroup_paths: dict[str, str],
         cgroup_mounts: list[tuple[str, str, str]],
         wait_for_hooks: bool,
+        new_keyring: bool = True,
         *,
         annotations: dict[str, str] | None = None,
     ) -> None:
@@ -67,6 +69,7 @@ class InitSpec:
         self.cgroup_paths = cgroup_paths
         self.cgroup_mounts = cgroup_mounts
         self.wait_for_hooks = wait_for_hooks
+        self.new_keyring = new_keyring
         self.annotations: dict[str, str] = annotations if annotations is not None else {}
 
 
@@ -129,6 +132,8 @@ def run_init(spec: InitSpec, ch: Channel) -> None:
         rootfs.readonly_root()
     if "oomScoreAdj" in proc:
         set_oom_score_adj(proc["oomScoreAdj"])
+    if spec.new_keyring:
+        _join_new_keyring(spec.container_id)
     fin.prepare_privileged()
     fin.drop_privileges()
     reset_signals()
@@ -151,6 +156,19 @@ def run_init(spec: InitSpec, ch: Channel) -> None:
     except OSError as exc:
         os.write(2, f"dockyard-runtime: exec {proc['args'][0]}: {exc.strerror}\n".encode())
         os._exit(127 if exc.errno == 2 else 126)
+
+
+def _join_new_keyring(container_id: str) -> None:
+    """A session keyring of the container's own, so it never sees the host's keys (runc does too).
+
+    Kernels without keyrings (ENOSYS) and user namespaces where the quota is exhausted (EDQUOT)
+    or keyctl is denied (EACCES/EPERM) go on without one, as runc does.
+    """
+    try:
+        sc.join_session_keyring(f"_ses.{container_id}"[:255])
+    except OSError as exc:
+        if exc.errno not in (1, 13, 38, 122):
+            raise
 
 
 def setup_console(sock_fd: int, proc: dict[str, Any]) -> None:

@@ -24,6 +24,7 @@ _SYSCALLS: dict[str, dict[str, int]] = {
         "pidfd_open": 434,
         "pidfd_send_signal": 424,
         "close_range": 436,
+        "keyctl": 250,
     },
     "aarch64": {
         "pivot_root": 41,
@@ -34,6 +35,7 @@ _SYSCALLS: dict[str, dict[str, int]] = {
         "pidfd_open": 434,
         "pidfd_send_signal": 424,
         "close_range": 436,
+        "keyctl": 219,
     },
 }
 NR: dict[str, int] = _SYSCALLS.get(_MACHINE, _SYSCALLS["x86_64"])
@@ -211,3 +213,12 @@ def capset(effective: int, permitted: int, inheritable: int) -> None:
         data[i].permitted = (permitted >> shift) & 0xFFFFFFFF
         data[i].inheritable = (inheritable >> shift) & 0xFFFFFFFF
     _check(_libc.syscall(ctypes.c_long(NR["capset"]), ctypes.byref(header), data), "capset")
+
+
+def join_session_keyring(name: str) -> None:
+    """keyctl(KEYCTL_JOIN_SESSION_KEYRING, name): a new session keyring of that name."""
+    KEYCTL_JOIN_SESSION_KEYRING = 1
+    _check(
+        _libc.syscall(ctypes.c_long(NR["keyctl"]), ctypes.c_int(KEYCTL_JOIN_SESSION_KEYRING), name.encode()),
+        "keyctl(JOIN_SESSION_KEYRING)",
+    )
