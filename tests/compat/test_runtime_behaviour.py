@@ -686,3 +686,19 @@ def test_no_runtime_fd_leaks_into_container(
     assert set(fds) >= {0, 1, 2}, res.stdout
     assert not extra, f"fds leaked into the container: {extra}"
     assert len(fds) <= 4, fds
+
+
+def test_peer_runtimes_on_this_host(runtime_probe: Callable[[str, str], str | None]) -> None:
+    """Which peers the matrix compares against, and why one is absent: only a refusal of this
+    host's hybrid cgroup layout (crun 1.8.1) may leave a peer out."""
+    runc = h.runtime_path("runc")
+    assert runc is not None, "runc is the reference peer: apt-get install -y runc"
+    assert runtime_probe("runc", runc) is None
+    crun = h.runtime_path("crun")
+    if crun is None:
+        return
+    reason = runtime_probe("crun", crun)
+    with open("/proc/self/mountinfo") as f:
+        hybrid = " - cgroup " in f.read() and os.path.ismount("/sys/fs/cgroup/unified")
+    if reason is not None:
+        assert hybrid and "hybrid" in reason, reason

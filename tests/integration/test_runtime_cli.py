@@ -145,7 +145,9 @@ def test_exec_foreground_returns_exit_code(runtime: Runtime, bundle: BundleFacto
     assert res.stdout.strip().startswith("in-")
 
 
-@both
+# Ours only: runc 1.1.5's `runc init` (a cloned binary) lets a process in the container follow its
+# fds (opening its exec fifo blocks this very test), so the check is not run against it.
+@ours
 def test_init_interpreter_cannot_be_reached_from_the_container(
     runtime: Runtime, bundle: BundleFactory
 ) -> None:
@@ -166,12 +168,15 @@ def test_init_interpreter_cannot_be_reached_from_the_container(
         cid,
         "sh",
         "-c",
-        "for t in /proc/1/exe /proc/1/mem; do (echo x >> $t) 2>/dev/null && echo WROTE $t; done;"
-        " ls /proc/1/fd/ >/dev/null 2>&1 && echo LISTED-FDS; exit 0",
+        # Listing /proc/1/fd is allowed to root by its mode; following an entry, or /proc/1/exe,
+        # takes a ptrace access check that a non-dumpable process refuses.
+        "for t in /proc/1/exe /proc/1/mem /proc/1/fd/*; do (echo x >> $t) 2>/dev/null && echo WROTE $t;"
+        " readlink $t >/dev/null 2>&1 && echo FOLLOWED $t; done; echo checked $(ls /proc/1/fd | wc -l) fds",
     )
     assert res.returncode == 0, res.stderr
+    assert "checked" in res.stdout
     assert "WROTE" not in res.stdout
-    assert "LISTED-FDS" not in res.stdout
+    assert "FOLLOWED" not in res.stdout
 
 
 @both

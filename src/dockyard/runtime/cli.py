@@ -148,9 +148,10 @@ def parse_flags(
         inline: str | None = None
         if "=" in key:
             key, _, inline = key.partition("=")
-        name = lookup.get(key)
-        if name is None:
+        found = lookup.get(key)
+        if found is None:
             raise InvalidArgument(f"flag provided but not defined: -{key}")
+        name = found
         _, takes_value, repeat = table[name]
         if takes_value:
             if inline is None:
@@ -232,6 +233,16 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        # A bug of ours: still report it where engines look (containerd reads --log), not only
+        # as a traceback on a stderr nobody may see.
+        import traceback
+
+        msg = f"internal error: {type(exc).__name__}: {exc}"
+        log.error(msg)
+        sys.stderr.write(f"dockyard-runtime: {msg}\n")
+        traceback.print_exc()
+        return 1
 
 
 def dispatch(

@@ -56,7 +56,6 @@ RLIMITS = {
 }
 
 
-
 def load(bundle: str) -> dict[str, Any]:
     """Read ``<bundle>/config.json``, resolve the root path against the bundle, validate it all."""
     path = os.path.join(bundle, "config.json")

@@ -27,13 +27,13 @@ class CreateOptions:
         "bundle",
         "console_socket",
         "container_id",
+        "no_new_keyring",
         "no_pivot",
         "pid_file",
         "preserve_fds",
         "proxy_console",
         "root",
         "systemd_cgroup",
-        "no_new_keyring",
     )
 
     def __init__(
@@ -142,6 +142,9 @@ def create(opts: CreateOptions) -> Created:
         if linux.get("resources"):
             mgr.set_resources(linux["resources"])
         os.mkfifo(sd.fifo, 0o622)
+        # Not left to the umask: an init that switched to a non-root (or user-namespace) uid
+        # still opens the fifo for writing.
+        os.chmod(sd.fifo, 0o622)
         dir_fd = os.open(sd.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         if terminal:
             if opts.console_socket:

@@ -30,13 +30,13 @@ class InitSpec:
         "cgroup_paths",
         "console_fd",
         "container_id",
+        "new_keyring",
         "new_namespaces",
         "no_pivot",
         "preserve_fds",
         "state_dir_fd",
         "userns",
         "wait_for_hooks",
-        "new_keyring",
     )
 
     def __init__(

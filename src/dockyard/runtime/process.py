@@ -9,6 +9,7 @@ finally execve.
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found]  # `signal` imports enum: slow to start
 import os
 
 from dockyard.errors import ConfigError, InvalidArgument, SystemFailure, Unsupported
@@ -24,8 +25,6 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 def reset_signals() -> None:
     """Python ignores SIGPIPE and SIGXFSZ; ignored dispositions survive execve, so undo them."""
-    import _signal  # type: ignore[import-not-found]  # `signal` would import enum (slow)
-
     for sig in range(1, _signal.NSIG):
         if sig in (_signal.SIGKILL, _signal.SIGSTOP):
             continue
@@ -164,7 +163,6 @@ class Finalizer:
         # Built before pivot_root or setns(mount): from then on the host's Python library is out
         # of reach, so every module and shared library the last steps use is loaded here, and the
         # seccomp program is compiled here (libseccomp is dlopen()ed on the host side).
-        import _signal  # type: ignore[import-not-found]  # noqa: F401
         import resource  # noqa: F401
 
         from dockyard.runtime import capabilities

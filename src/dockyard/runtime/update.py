@@ -96,6 +96,8 @@ def update(root: str, container_id: str, flags: dict[str, Any]) -> None:
     if status(state, sd) == "stopped":
         raise Conflict(f"cannot update container {container_id!r}: it is stopped")
     res = resources_from_flags(flags)
+    # The device list is fixed at create, as runc's update never touches it either.
+    res.pop("devices", None)
     from dockyard.runtime import cgroups
 
     cgroups.validate_resources(res, cgroups.detect_layout())

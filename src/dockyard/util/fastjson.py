@@ -8,7 +8,7 @@ messages between its processes) go through the same C code ``json`` itself uses;
 
 from __future__ import annotations
 
-import _json  # type: ignore[import-not-found]
+import _json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -27,9 +27,17 @@ class _Context:
     memo: dict[str, str] = {}
 
 
-_scan = _json.make_scanner(_Context())
+_scan = _json.make_scanner(_Context())  # type: ignore[arg-type]  # duck-typed context
 _encode = _json.make_encoder(
-    None, None, _json.encode_basestring_ascii, None, ":", ",", False, False, True
+    None,
+    None,  # type: ignore[arg-type]  # no default hook: plain JSON types only
+    _json.encode_basestring_ascii,
+    None,
+    ":",
+    ",",
+    False,
+    False,
+    True,
 )
 _WS = " \t\n\r"
 
