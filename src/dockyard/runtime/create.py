@@ -139,8 +139,6 @@ def create(opts: CreateOptions) -> Created:
             linux.get("cgroupsPath"), opts.container_id, systemd=opts.systemd_cgroup, layout=layout
         )
         mgr.create()
-        if linux.get("resources"):
-            mgr.set_resources(linux["resources"])
         os.mkfifo(sd.fifo, 0o622)
         # Not left to the umask: an init that switched to a non-root (or user-namespace) uid
         # still opens the fifo for writing.
@@ -177,6 +175,12 @@ def create(opts: CreateOptions) -> Created:
         if console_fd >= 0:
             os.close(console_fd)
             console_fd = -1
+        if linux.get("resources"):
+            # Applied while stage A moves into the cgroup: on cgroup v1 each move costs about a
+            # millisecond per hierarchy (the kernel's threadgroup rwsem), so doing both at once
+            # on two CPUs hides one behind the other. The limits are in force long before the
+            # container's program runs: that waits for the init's "ready" and then for `start`.
+            mgr.set_resources(linux["resources"])
         _drive(launch, cfg, bundle, opts.container_id)
         pid = launch.pid_b
         start = process_start_time(pid)
