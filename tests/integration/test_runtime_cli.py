@@ -12,6 +12,7 @@ import os
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -249,3 +250,67 @@ def test_seccomp_notify_is_refused_clearly(runtime: Runtime, bundle: BundleFacto
     res = runtime("run", "--bundle", b, runtime.new_id())
     assert res.returncode != 0
     assert "NOTIFY" in res.stderr
+
+
+@both
+def test_sysctl_in_new_network_namespace(runtime: Runtime, bundle: BundleFactory) -> None:
+    b = bundle(
+        ["cat", "/proc/sys/net/ipv4/ip_default_ttl"], linux={"sysctl": {"net.ipv4.ip_default_ttl": "42"}}
+    )
+    res = runtime("run", "--bundle", b, runtime.new_id())
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "42"
+    assert Path("/proc/sys/net/ipv4/ip_default_ttl").read_text().strip() != "42"
+
+
+@ours  # runc 1.1.5 predates linux.personality (runc 1.2)
+def test_personality_linux32(runtime: Runtime, bundle: BundleFactory) -> None:
+    res = runtime(
+        "run",
+        "--bundle",
+        bundle(["uname", "-m"], linux={"personality": {"domain": "LINUX32"}}),
+        runtime.new_id(),
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() in ("i686", "armv8l", "armv7l")
+
+
+@ours
+@pytest.mark.parametrize(
+    ("override", "words"),
+    [
+        ({"process": {"apparmorProfile": "docker-default"}}, "AppArmor is not enabled"),
+        ({"process": {"selinuxLabel": "system_u:system_r:container_t:s0:c1,c2"}}, "SELinux is not enabled"),
+        ({"linux": {"mountLabel": "system_u:object_r:container_file_t:s0"}}, "SELinux is not enabled"),
+        ({"process": {"oomScoreAdj": -500}}, "CAP_SYS_RESOURCE"),
+    ],
+)
+def test_lsm_and_privilege_requests_fail_clearly(
+    runtime: Runtime, bundle: BundleFactory, override: dict[str, Any], words: str
+) -> None:
+    apparmor = Path("/sys/module/apparmor/parameters/enabled")
+    if "AppArmor" in words and apparmor.exists() and apparmor.read_text().strip() == "Y":
+        pytest.skip("this host has AppArmor enabled")
+    if "SELinux" in words and os.path.exists("/sys/fs/selinux/enforce"):
+        pytest.skip("this host has SELinux")
+    res = runtime("run", "--bundle", bundle(**override), runtime.new_id())
+    assert res.returncode != 0
+    assert words in res.stderr
+    assert runtime("list", "-q", check=True).stdout.strip() == ""
+
+
+@both
+def test_events_stats_one_sample(runtime: Runtime, bundle: BundleFactory) -> None:
+    cid = runtime.new_id()
+    subprocess.run(
+        runtime.cmd("run", "--detach", "--bundle", bundle(["sleep", "30"]), cid),
+        check=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=30,
+    )
+    doc = json.loads(runtime("events", "--stats", cid, check=True).stdout)
+    assert doc["type"] == "stats" and doc["id"] == cid
+    assert doc["data"]["pids"]["current"] >= 1
+    assert doc["data"]["memory"]["usage"]["usage"] > 0
