@@ -119,7 +119,14 @@ def test_run_interactive_tty_through_tmux(dockerd: Dockerd, runtime: str, tmux: 
     try:
         tmux.wait_text(session, lambda ls: any(line.endswith("#") for line in ls), 20, "the shell prompt")
         tmux.send(session, "echo hi-$((1+1)); tty")
-        screen = tmux.wait_text(session, lambda ls: "hi-2" in ls, 10, "hi-2")
+        # `tty` prints after `echo`: wait for both lines, not only the first.
+        screen = tmux.wait_text(
+            session,
+            lambda ls: "hi-2" in ls and any(line.startswith("/dev/pts/") for line in ls),
+            10,
+            "hi-2 and the tty's name",
+        )
+        assert "hi-2" in screen.splitlines()
         assert any(line.startswith("/dev/pts/") for line in screen.splitlines()), screen
         tmux.send(session, "exit")
         status = tmux.wait_exit(session, 20, "docker run -it to end after exit")

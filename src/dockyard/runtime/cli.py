@@ -249,6 +249,9 @@ def dispatch(
     verb: str, flags: dict[str, Any], args: list[str], root: str, gflags: dict[str, Any], log: Logger
 ) -> int:
     if verb in ("create", "run"):
+        from dockyard.runtime.cgroups.prime import prime_migration
+
+        prime_migration()
         from dockyard.runtime.create import CreateOptions
 
         cid = _one_id(verb, args)

@@ -10,6 +10,7 @@ import os
 
 from dockyard.errors import ConfigError, DockyardError, InvalidArgument, SystemFailure
 from dockyard.runtime import cgroups, config, hooks
+from dockyard.runtime.cgroups import prime
 from dockyard.runtime.init import InitSpec, run_init
 from dockyard.runtime.launch import Launch, raise_remote, start_stages
 from dockyard.runtime.namespaces import NamespacePlan, write_id_maps
@@ -171,6 +172,7 @@ def create(opts: CreateOptions) -> Created:
             annotations=cfg.get("annotations") or {},
         )
         manager = mgr
+        prime.wait()
         launch = start_stages(plan, plan.join, lambda: manager.add_process(0), lambda ch: run_init(spec, ch))
         if console_fd >= 0:
             os.close(console_fd)
