@@ -388,9 +388,9 @@ def _int_flag(flags: dict[str, Any], name: str) -> int:
 
 
 def _print_json(doc: Any, indent: int | None = None) -> None:
-    import json
+    from dockyard.util import fastjson
 
-    sys.stdout.write(json.dumps(doc, indent=indent) + "\n")
+    sys.stdout.write(fastjson.dumps(doc, indent=indent) + "\n")
 
 
 if __name__ == "__main__":

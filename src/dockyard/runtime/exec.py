@@ -18,6 +18,7 @@ from dockyard.runtime.launch import raise_remote, start_stages
 from dockyard.runtime.namespaces import NamespacePlan, same_namespace
 from dockyard.runtime.process import Finalizer, reset_signals, set_oom_score_adj
 from dockyard.runtime.state import StateDir, status
+from dockyard.util import fastjson
 from dockyard.util import syscalls as sc
 from dockyard.util.atomic import write_atomic
 
@@ -86,11 +87,9 @@ class ExecOptions:
 
 def build_process(opts: ExecOptions, base: dict[str, Any]) -> dict[str, Any]:
     if opts.process_file:
-        import json
-
         try:
             with open(opts.process_file, "rb") as f:
-                proc: dict[str, Any] = json.load(f)
+                proc: dict[str, Any] = fastjson.loads(f.read())
         except (OSError, ValueError) as exc:
             raise InvalidArgument(f"--process {opts.process_file}: {exc}") from None
         config.validate_process(proc, "process", required=True)

@@ -67,16 +67,19 @@ def parse_signal(text: str) -> int:
 
 def signal_pid(state: State, sig: int) -> None:
     """Signal the init through a pidfd so a pid reused after our check is never hit."""
-    from dockyard.util import syscalls as sc
+    import _signal  # type: ignore[import-not-found]  # `signal` imports enum: slow to start
 
     try:
-        pidfd = sc.pidfd_open(state.pid)
+        pidfd = os.pidfd_open(state.pid)
     except ProcessLookupError:
         return
     try:
         if process_start_time(state.pid) != state.pid_start:
             return  # the pid now belongs to another process
-        sc.syscall("pidfd_send_signal", pidfd, sig, 0, 0)
+        try:
+            _signal.pidfd_send_signal(pidfd, sig)
+        except ProcessLookupError:
+            pass  # it exited between the check and the signal: nothing left to signal
     finally:
         os.close(pidfd)
 

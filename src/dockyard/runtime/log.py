@@ -22,9 +22,9 @@ class Logger:
         t = time.time()
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int((t % 1) * 1e9):09d}Z"
         if self.fmt == "json":
-            import json
+            from dockyard.util import fastjson
 
-            line = json.dumps({"level": level, "msg": msg, "time": stamp})
+            line = fastjson.dumps({"level": level, "msg": msg, "time": stamp})
         else:
             line = f'time="{stamp}" level={level} msg="{msg}"'
         try:

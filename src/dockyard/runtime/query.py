@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
 
 from dockyard.errors import Conflict, InvalidArgument
 from dockyard.runtime.state import OCI_VERSION, State, StateDir, status
+from dockyard.util import fastjson
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def list_containers(root: str, fmt: str, quiet: bool) -> int:
             print(d["id"])
         return 0
     if fmt == "json":
-        sys.stdout.write(json.dumps(docs) + "\n")
+        sys.stdout.write(fastjson.dumps(docs) + "\n")
         return 0
     if fmt != "table":
         raise InvalidArgument(f"--format {fmt!r}: use table or json")
@@ -86,7 +86,7 @@ def ps(root: str, container_id: str, fmt: str, ps_args: list[str]) -> int:
     state = sd.load()
     pids = sorted(_manager(state).pids()) if state.cgroup_paths else []
     if fmt == "json":
-        sys.stdout.write(json.dumps(pids) + "\n")
+        sys.stdout.write(fastjson.dumps(pids) + "\n")
         return 0
     if fmt != "table":
         raise InvalidArgument(f"--format {fmt!r}: use table or json")
@@ -143,7 +143,7 @@ def events(root: str, container_id: str, stats: bool, interval: str) -> int:
 
     def sample() -> None:
         doc = {"type": "stats", "id": container_id, "data": mgr.stats()}
-        sys.stdout.write(json.dumps(doc) + "\n")
+        sys.stdout.write(fastjson.dumps(doc) + "\n")
         sys.stdout.flush()
 
     if stats:
@@ -155,7 +155,7 @@ def events(root: str, container_id: str, stats: bool, interval: str) -> int:
         sample()
         count = mgr.oom_kill_count()
         if count > oom_seen:
-            sys.stdout.write(json.dumps({"type": "oom", "id": container_id}) + "\n")
+            sys.stdout.write(fastjson.dumps({"type": "oom", "id": container_id}) + "\n")
             oom_seen = count
         time.sleep(period)
     return 0

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 from dockyard.errors import Conflict, InvalidArgument
 from dockyard.runtime.state import StateDir, status
+from dockyard.util import fastjson
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def resources_from_flags(flags: dict[str, Any]) -> dict[str, Any]:
             else:
                 with open(src) as f:
                     data = f.read()
-            loaded: dict[str, Any] = json.loads(data)
+            loaded: dict[str, Any] = fastjson.loads(data)
         except (OSError, ValueError) as exc:
             raise InvalidArgument(f"--resources {src}: {exc}") from None
         if not isinstance(loaded, dict):

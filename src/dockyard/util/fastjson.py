@@ -59,6 +59,32 @@ def loads(data: str | bytes) -> Any:
     return value
 
 
-def dumps(value: Any) -> str:
-    """Compact JSON (no spaces), ASCII-escaped, as ``json.dumps(separators=(",", ":"))``."""
-    return "".join(_encode(value, 0))
+def dumps(value: Any, indent: int | None = None) -> str:
+    """Compact JSON (no spaces), ASCII-escaped, as ``json.dumps(separators=(",", ":"))``.
+
+    With ``indent``, laid out as ``json.dumps(value, indent=indent)`` does.
+    """
+    if indent is None:
+        return "".join(_encode(value, 0))
+    out: list[str] = []
+    _pretty(value, indent, 0, out)
+    return "".join(out)
+
+
+def _pretty(value: Any, indent: int, level: int, out: list[str]) -> None:
+    if isinstance(value, dict) and value:
+        pad = "\n" + " " * (indent * (level + 1))
+        out.append("{")
+        for i, (key, item) in enumerate(value.items()):
+            out.append(("," if i else "") + pad + _json.encode_basestring_ascii(str(key)) + ": ")
+            _pretty(item, indent, level + 1, out)
+        out.append("\n" + " " * (indent * level) + "}")
+    elif isinstance(value, list | tuple) and value:
+        pad = "\n" + " " * (indent * (level + 1))
+        out.append("[")
+        for i, item in enumerate(value):
+            out.append(("," if i else "") + pad)
+            _pretty(item, indent, level + 1, out)
+        out.append("\n" + " " * (indent * level) + "]")
+    else:
+        out.append("".join(_encode(value, 0)))
