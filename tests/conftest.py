@@ -20,7 +20,6 @@ left under its folders are detached, folders removed.
 from __future__ import annotations
 
 import functools
-import importlib
 import json
 import os
 import re
@@ -35,6 +34,7 @@ from typing import Any, Protocol
 
 import pytest
 
+from dockyard.oci.runtime_config import default_spec
 from dockyard.util import busybox
 
 _VENV_RUNTIME = os.path.join(os.path.dirname(sys.executable), "dockyard-runtime")
@@ -90,14 +90,8 @@ def remove_tree(folder: str) -> None:
 
 @functools.cache
 def base_spec() -> dict[str, Any]:
-    """The config.json every bundle starts from: dockyard's default spec once it exists, else runc's."""
-    try:
-        # By name: the runtime's spec module may not exist yet in a checkout being built up.
-        module = importlib.import_module("dockyard.runtime.spec")
-    except ImportError:
-        return busybox.fallback_spec()
-    spec: dict[str, Any] = module.default_spec()
-    return spec
+    """The config.json every bundle starts from: the runtime's default spec (runc's)."""
+    return default_spec()
 
 
 @pytest.fixture(scope="session")

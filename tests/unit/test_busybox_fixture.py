@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from dockyard.errors import InvalidArgument, NotFound
+from dockyard.oci.runtime_config import default_spec
 from dockyard.util import busybox
 from dockyard.util.busybox import REMOVE
 from tests.conftest import BundleFactory, Runtime, mounts_under, remove_tree
@@ -247,7 +248,7 @@ def test_spec_from_runtime() -> None:
     runc = shutil.which("runc")
     assert runc is not None
     spec = busybox.spec_from_runtime(runc)
-    fallback = busybox.fallback_spec()
+    fallback = default_spec()
     # Our fallback is runc's own default (bar the -dev suffix of its ociVersion).
     assert {k: v for k, v in spec.items() if k != "ociVersion"} == {
         k: v for k, v in fallback.items() if k != "ociVersion"

@@ -32,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dockyard.errors import InvalidArgument, NotFound
+from dockyard.oci.runtime_config import default_spec
 
 #: Where Debian's busybox-static puts its binary (/usr/bin/busybox is the same file on a
 #: merged-/usr system). Debian's dynamically linked ``busybox`` package installs /bin/busybox too,
@@ -204,86 +205,6 @@ def _write(path: str, text: str, mode: int) -> None:
     os.chmod(path, mode)
 
 
-def fallback_spec() -> dict[str, Any]:
-    """The config.json that ``runc spec`` (runc 1.1) writes, for when no runtime provides one.
-
-    Callers that have ``dockyard.runtime.spec.default_spec()`` pass that instead; this module
-    is a leaf and may not import the runtime.
-    """
-    caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
-    return {
-        "ociVersion": "1.0.2",
-        "process": {
-            "terminal": True,
-            "user": {"uid": 0, "gid": 0},
-            "args": ["sh"],
-            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
-            "cwd": "/",
-            "capabilities": {k: list(caps) for k in ("bounding", "effective", "permitted", "ambient")},
-            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
-            "noNewPrivileges": True,
-        },
-        "root": {"path": "rootfs", "readonly": True},
-        "hostname": "runc",
-        "mounts": [
-            {"destination": "/proc", "type": "proc", "source": "proc"},
-            {
-                "destination": "/dev",
-                "type": "tmpfs",
-                "source": "tmpfs",
-                "options": ["nosuid", "strictatime", "mode=755", "size=65536k"],
-            },
-            {
-                "destination": "/dev/pts",
-                "type": "devpts",
-                "source": "devpts",
-                "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
-            },
-            {
-                "destination": "/dev/shm",
-                "type": "tmpfs",
-                "source": "shm",
-                "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
-            },
-            {
-                "destination": "/dev/mqueue",
-                "type": "mqueue",
-                "source": "mqueue",
-                "options": ["nosuid", "noexec", "nodev"],
-            },
-            {
-                "destination": "/sys",
-                "type": "sysfs",
-                "source": "sysfs",
-                "options": ["nosuid", "noexec", "nodev", "ro"],
-            },
-            {
-                "destination": "/sys/fs/cgroup",
-                "type": "cgroup",
-                "source": "cgroup",
-                "options": ["nosuid", "noexec", "nodev", "relatime", "ro"],
-            },
-        ],
-        "linux": {
-            "resources": {"devices": [{"allow": False, "access": "rwm"}]},
-            "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")],
-            "maskedPaths": [
-                "/proc/acpi",
-                "/proc/asound",
-                "/proc/kcore",
-                "/proc/keys",
-                "/proc/latency_stats",
-                "/proc/timer_list",
-                "/proc/timer_stats",
-                "/proc/sched_debug",
-                "/sys/firmware",
-                "/proc/scsi",
-            ],
-            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
-        },
-    }
-
-
 def spec_from_runtime(runtime: str) -> dict[str, Any]:
     """Ask an OCI runtime for its default config.json, as ``RUNTIME spec`` writes it."""
     # The runtime writes into its working directory, so a relative path must be resolved first.
@@ -337,7 +258,8 @@ def make_bundle(
 ) -> str:
     """Write an OCI bundle to ``dest``: ``rootfs/`` and ``config.json``; return ``dest``.
 
-    ``spec`` is the base config (default: :func:`fallback_spec`, runc's); ``process.args`` and
+    ``spec`` is the base config (default: runc's, ``dockyard.oci.runtime_config.default_spec``);
+    ``process.args`` and
     ``process.terminal`` are set from ``args`` and ``terminal``, ``root`` to ``rootfs`` (writable
     unless ``readonly_rootfs``, as dockerd writes it), and then ``overrides`` are deep-merged
     (see :func:`merge_config`). With ``rootfs_template`` the root filesystem is copied from it
@@ -350,7 +272,7 @@ def make_bundle(
     else:
         make_rootfs(rootfs)
     config = merge_config(
-        dict(spec) if spec is not None else fallback_spec(),
+        dict(spec) if spec is not None else default_spec(),
         {
             "process": {"args": list(args), "terminal": terminal},
             "root": {"path": "rootfs", "readonly": readonly_rootfs},
