@@ -73,7 +73,7 @@ class Created:
 
 
 def _validate_more(cfg: dict[str, Any], layout: cgroups.CgroupLayout) -> NamespacePlan:
-    from dockyard.runtime import capabilities, seccomp
+    from dockyard.runtime import capabilities
 
     linux = cfg.get("linux") or {}
     plan = NamespacePlan(config.namespaces(cfg))
@@ -82,6 +82,8 @@ def _validate_more(cfg: dict[str, Any], layout: cgroups.CgroupLayout) -> Namespa
     proc = cfg["process"]
     capabilities.parse(proc.get("capabilities"))
     if linux.get("seccomp"):
+        from dockyard.runtime import seccomp
+
         seccomp.validate(linux["seccomp"])
     if linux.get("resources"):
         cgroups.validate_resources(linux["resources"], layout)

@@ -166,7 +166,6 @@ class Finalizer:
         import resource  # noqa: F401
 
         from dockyard.runtime import capabilities
-        from dockyard.runtime import seccomp as seccomp_mod
 
         self.proc = proc
         self.linux = linux
@@ -176,6 +175,8 @@ class Finalizer:
         self.bpf = b""
         self.bpf_flags = 0
         if seccomp:
+            from dockyard.runtime import seccomp as seccomp_mod
+
             self.bpf = seccomp_mod.export_bpf(seccomp)
             self.bpf_flags = seccomp_mod.filter_flags(seccomp)
         if proc.get("terminal"):
