@@ -111,3 +111,11 @@ fi
 # read-only) costs more than the whole start. Python reads the .pyc files even when told not to
 # write them, and recompiles in memory only a module changed since.
 "$VENV/bin/python" -m compileall -q -j 0 src >/dev/null
+
+# The launcher's first line re-executes it with the venv's Python and -S through /bin/sh (pip
+# copies it as written). Inside this venv we know the interpreter: point the shebang at it
+# directly and save that shell hop on every container operation. The script works either way.
+launcher=$VENV/bin/dockyard-runtime
+if [ -f "$launcher" ] && [ "$(head -c 9 "$launcher")" = '#!/bin/sh' ]; then
+	sed -i "1s|.*|#!$VENV/bin/python3 -S|" "$launcher"
+fi
