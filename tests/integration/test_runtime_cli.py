@@ -314,3 +314,22 @@ def test_events_stats_one_sample(runtime: Runtime, bundle: BundleFactory) -> Non
     assert doc["type"] == "stats" and doc["id"] == cid
     assert doc["data"]["pids"]["current"] >= 1
     assert doc["data"]["memory"]["usage"]["usage"] > 0
+
+
+@both
+def test_foreground_run_with_terminal_proxies_the_pty(runtime: Runtime, bundle: BundleFactory) -> None:
+    """`run` in the foreground with process.terminal and no --console-socket: the runtime holds
+    the pty master itself and copies it to its own stdio (util-linux `script` gives it a tty)."""
+    b = bundle(["sh", "-c", "tty; echo through-pty"], terminal=True)
+    cmd = " ".join(runtime.cmd("run", "--bundle", b, runtime.new_id()))
+    res = subprocess.run(
+        ["script", "-qec", cmd, "/dev/null"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    lines = [line.strip("\r\x00^@") for line in res.stdout.splitlines()]
+    assert any(line.startswith("/dev/pts/") for line in lines), res.stdout
+    assert "through-pty" in lines
