@@ -196,6 +196,12 @@ def _one_id(verb: str, args: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if "create" in argv or "run" in argv:
+        # Before anything else: see cgroups/prime.py (a kernel wait we can overlap with our own
+        # start-up). A stray "run" among other arguments only costs a harmless no-op write.
+        from dockyard.runtime.cgroups.prime import prime_migration
+
+        prime_migration()
     log = Logger()
     try:
         gflags, rest = parse_flags(argv, GLOBAL_FLAGS)
@@ -249,9 +255,6 @@ def dispatch(
     verb: str, flags: dict[str, Any], args: list[str], root: str, gflags: dict[str, Any], log: Logger
 ) -> int:
     if verb in ("create", "run"):
-        from dockyard.runtime.cgroups.prime import prime_migration
-
-        prime_migration()
         from dockyard.runtime.create import CreateOptions
 
         cid = _one_id(verb, args)
