@@ -333,3 +333,27 @@ def test_foreground_run_with_terminal_proxies_the_pty(runtime: Runtime, bundle: 
     lines = [line.strip("\r\x00^@") for line in res.stdout.splitlines()]
     assert any(line.startswith("/dev/pts/") for line in lines), res.stdout
     assert "through-pty" in lines
+
+
+@both
+def test_update_by_flags_and_by_resources_json(
+    runtime: Runtime, bundle: BundleFactory, tmp_path: str
+) -> None:
+    cid = runtime.new_id()
+    cg = f"/dockyard-test-update-{cid}"
+    b = bundle(["sleep", "30"], linux={"cgroupsPath": cg, "resources": {"pids": {"limit": 100}}})
+    subprocess.run(
+        runtime.cmd("run", "--detach", "--bundle", b, cid),
+        check=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=30,
+    )
+    runtime("update", "--pids-limit", "42", "--memory", "64m", cid, check=True)
+    assert Path(f"/sys/fs/cgroup/pids{cg}/pids.max").read_text().strip() == "42"
+    assert int(Path(f"/sys/fs/cgroup/memory{cg}/memory.limit_in_bytes").read_text()) == 64 << 20
+    # containerd and dockerd send linux.resources as JSON on stdin.
+    res = runtime("update", "--resources", "-", cid, input=json.dumps({"pids": {"limit": 7}}))
+    assert res.returncode == 0, res.stderr
+    assert Path(f"/sys/fs/cgroup/pids{cg}/pids.max").read_text().strip() == "7"
