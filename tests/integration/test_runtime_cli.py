@@ -22,6 +22,18 @@ ours = pytest.mark.parametrize("runtime", ["dockyard"], indirect=True)
 both = pytest.mark.parametrize("runtime", ["dockyard", "runc"], indirect=True)
 
 
+def _run_detached(runtime: Runtime, bundle_path: str, cid: str) -> None:
+    # No pipes: the container inherits the runtime's stdio and would hold captured pipes open.
+    subprocess.run(
+        runtime.cmd("run", "--detach", "--bundle", bundle_path, cid),
+        check=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=30,
+    )
+
+
 def _wait_status(runtime: Runtime, cid: str, want: str, timeout: float = 10) -> dict[str, object]:
     deadline = time.monotonic() + timeout
     while True:
@@ -93,14 +105,7 @@ def test_missing_program_is_reported_at_create(runtime: Runtime, bundle: BundleF
 def test_exec_with_process_file_detached(runtime: Runtime, bundle: BundleFactory, tmp_path: str) -> None:
     cid = runtime.new_id()
     b = bundle(["sleep", "30"])
-    subprocess.run(
-        runtime.cmd("run", "--detach", "--bundle", b, cid),
-        check=True,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        timeout=30,
-    )
+    _run_detached(runtime, b, cid)
     out = os.path.join(b, "rootfs", "tmp", "exec-out")
     proc = {
         "args": ["sh", "-c", "echo exec-$$ > /tmp/exec-out; id -u >> /tmp/exec-out"],
@@ -133,14 +138,7 @@ def test_exec_with_process_file_detached(runtime: Runtime, bundle: BundleFactory
 @both
 def test_exec_foreground_returns_exit_code(runtime: Runtime, bundle: BundleFactory) -> None:
     cid = runtime.new_id()
-    subprocess.run(
-        runtime.cmd("run", "--detach", "--bundle", bundle(["sleep", "30"]), cid),
-        check=True,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        timeout=30,
-    )
+    _run_detached(runtime, bundle(["sleep", "30"]), cid)
     res = runtime("exec", cid, "sh", "-c", "echo in-$(hostname); exit 5")
     assert res.returncode == 5
     assert res.stdout.strip().startswith("in-")
@@ -302,14 +300,7 @@ def test_lsm_and_privilege_requests_fail_clearly(
 @both
 def test_events_stats_one_sample(runtime: Runtime, bundle: BundleFactory) -> None:
     cid = runtime.new_id()
-    subprocess.run(
-        runtime.cmd("run", "--detach", "--bundle", bundle(["sleep", "30"]), cid),
-        check=True,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        timeout=30,
-    )
+    _run_detached(runtime, bundle(["sleep", "30"]), cid)
     doc = json.loads(runtime("events", "--stats", cid, check=True).stdout)
     assert doc["type"] == "stats" and doc["id"] == cid
     assert doc["data"]["pids"]["current"] >= 1
@@ -342,14 +333,7 @@ def test_update_by_flags_and_by_resources_json(
     cid = runtime.new_id()
     cg = f"/dockyard-test-update-{cid}"
     b = bundle(["sleep", "30"], linux={"cgroupsPath": cg, "resources": {"pids": {"limit": 100}}})
-    subprocess.run(
-        runtime.cmd("run", "--detach", "--bundle", b, cid),
-        check=True,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        timeout=30,
-    )
+    _run_detached(runtime, b, cid)
     runtime("update", "--pids-limit", "42", "--memory", "64m", cid, check=True)
     assert Path(f"/sys/fs/cgroup/pids{cg}/pids.max").read_text().strip() == "42"
     assert int(Path(f"/sys/fs/cgroup/memory{cg}/memory.limit_in_bytes").read_text()) == 64 << 20
