@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from dockyard.errors import ConfigError, DockyardError, InvalidArgument, SystemFailure
+from dockyard.errors import ConfigError, InvalidArgument, SystemFailure
 from dockyard.runtime import cgroups, config, hooks
 from dockyard.runtime.cgroups import prime
 from dockyard.runtime.init import InitSpec, run_init
@@ -223,7 +223,12 @@ def create(opts: CreateOptions) -> Created:
                 mgr.kill_all(9)
             except OSError:
                 pass
-            _destroy_quietly(mgr)
+            from dockyard.runtime.delete import destroy_cgroup
+
+            try:
+                destroy_cgroup(mgr, tries=100)
+            except OSError:
+                pass  # the original error is the one to report; a leftover empty cgroup is not
         if proxy_fd >= 0:
             os.close(proxy_fd)
         sd.remove()
@@ -237,17 +242,6 @@ def create(opts: CreateOptions) -> Created:
                     pass
         if launch is not None:
             launch.ch.close()
-
-
-def _destroy_quietly(mgr: cgroups.CgroupManager) -> None:
-    import time
-
-    for _ in range(100):
-        try:
-            mgr.destroy()
-            return
-        except OSError:
-            time.sleep(0.01)
 
 
 def _drive(launch: Launch, cfg: dict[str, Any], bundle: str, container_id: str) -> None:
@@ -278,11 +272,8 @@ def _drive(launch: Launch, cfg: dict[str, Any], bundle: str, container_id: str) 
                 annotations=cfg.get("annotations") or {},
             )
             doc = oci_state(st, "creating")
-            try:
-                hooks.run_hooks("prestart", hk, doc)
-                hooks.run_hooks("createRuntime", hk, doc)
-            except DockyardError:
-                raise
+            hooks.run_hooks("prestart", hk, doc)
+            hooks.run_hooks("createRuntime", hk, doc)
             ch.send({"type": "hooks_done"})
         elif kind == "ready":
             return

@@ -9,6 +9,10 @@ from dockyard.errors import Conflict, NotFound
 from dockyard.runtime import hooks
 from dockyard.runtime.state import StateDir, oci_state, process_start_time, status
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dockyard.runtime.cgroups import CgroupManager
+
 
 def delete(root: str, container_id: str, force: bool = False) -> list[str]:
     sd = StateDir(root, container_id)
@@ -44,18 +48,23 @@ def delete(root: str, container_id: str, force: bool = False) -> list[str]:
         # or died first): they must not keep the cgroup alive.
         if mgr.pids():
             mgr.kill_all(9)
-        for _ in range(200):
-            try:
-                mgr.destroy()
-                break
-            except OSError:
-                time.sleep(0.01)
-        else:
-            mgr.destroy()
+        destroy_cgroup(mgr)
     if state.hooks.get("poststop"):
         warnings = hooks.run_hooks("poststop", state.hooks, oci_state(state, "stopped"))
     sd.remove()
     return warnings
+
+
+def destroy_cgroup(mgr: CgroupManager, tries: int = 200) -> None:
+    """Remove the cgroup, retrying while the kernel still counts tasks that were just killed
+    (rmdir fails with EBUSY until their exit completes); the last failure is raised."""
+    for _ in range(tries - 1):
+        try:
+            mgr.destroy()
+            return
+        except OSError:
+            time.sleep(0.01)
+    mgr.destroy()
 
 
 def _wait_gone(pid: int, start: int, timeout: float = 10.0) -> None:

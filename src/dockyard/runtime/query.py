@@ -6,7 +6,7 @@ import os
 import sys
 import time
 
-from dockyard.errors import Conflict, InvalidArgument
+from dockyard.errors import Conflict, InvalidArgument, NotFound
 from dockyard.runtime.state import OCI_VERSION, State, StateDir, status
 from dockyard.util import fastjson
 
@@ -44,11 +44,12 @@ def _all(root: str) -> list[dict[str, Any]]:
     except FileNotFoundError:
         return []
     for name in names:
-        sd = StateDir.__new__(StateDir)
-        sd.root, sd.id, sd.path = root, name, os.path.join(root, name)
         try:
+            sd = StateDir(root, name)
             state = sd.load()
-        except Exception:  # a half-created container (no state.json yet) is not listed, as runc
+        except (InvalidArgument, NotFound, OSError, ValueError, TypeError):
+            # Not a container: a stray entry, or a half-created one without state.json yet
+            # (runc does not list those either).
             continue
         out.append(_full_doc(state, status(state, sd)))
     return out
