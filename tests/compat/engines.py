@@ -47,6 +47,8 @@ from typing import Any
 
 import pytest
 
+from dockyard.util import busybox
+
 # The console script next to the interpreter running the tests: the venv's dockyard-runtime.
 DOCKYARD_RUNTIME = str(Path(sys.executable).parent / "dockyard-runtime")
 #: The runtimes each engine test runs with: ours and the control.
@@ -221,31 +223,6 @@ def engines_dir_fixture() -> Iterator[Path]:
         unmount_and_remove(str(path))
 
 
-def _build_rootfs(dest: Path) -> None:
-    """The busybox root filesystem: the project's maker when present, else a minimal one here."""
-    try:
-        from dockyard.util import busybox
-    except ImportError:
-        pass  # a checkout without the shared maker yet: build a minimal tree below
-    else:
-        busybox.make_rootfs(str(dest))
-        return
-    binary = "/bin/busybox"
-    for d in ("bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp", "root", "run"):
-        (dest / d).mkdir(parents=True, exist_ok=True)
-    (dest / "tmp").chmod(0o1777)
-    shutil.copy2(binary, dest / "bin/busybox")
-    out = subprocess.run([binary, "--list-full"], capture_output=True, text=True, check=True).stdout
-    for rel in out.split():
-        link = dest / rel
-        if rel in ("bin/busybox", "linuxrc") or link.is_symlink():
-            continue
-        link.parent.mkdir(parents=True, exist_ok=True)
-        link.symlink_to("/bin/busybox")
-    (dest / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n")
-    (dest / "etc/group").write_text("root:x:0:\nnogroup:x:65534:\n")
-
-
 def _root_owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
     # Image layers carry numeric ids; the build may run as any uid, the image is root's.
     info.uid = info.gid = 0
@@ -257,7 +234,7 @@ def _root_owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
 def busybox_layer_fixture(engines_dir: Path) -> Path:
     """The busybox root filesystem as one uncompressed tar (an image layer, `docker import` input)."""
     rootfs = engines_dir / "image-rootfs"
-    _build_rootfs(rootfs)
+    busybox.make_rootfs(str(rootfs))
     layer = engines_dir / "busybox-layer.tar"
     with tarfile.open(layer, "w", format=tarfile.PAX_FORMAT) as tar:
         for entry in sorted(rootfs.iterdir()):

@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dockyard.util import busybox
+
 HOST_BUSYBOX = "/bin/busybox"
 DOCKYARD_RUNTIME = "/work/main/.venv/bin/dockyard-runtime"
 RUNTIMES = ["dockyard", "runc", "crun"]
@@ -141,53 +143,11 @@ def make_tempdir(prefix: str = "dockyard-compat-") -> Path:
 
 # --- bundles -----------------------------------------------------------------------------------
 
-PASSWD = (
-    "root:x:0:0:root:/root:/bin/sh\n"
-    "daemon:x:1:1:daemon:/usr/sbin:/bin/false\n"
-    "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
-    "user:x:1000:1000:user:/home/user:/bin/sh\n"
-)
-GROUP = "root:x:0:\ndaemon:x:1:\ntty:x:5:\nusers:x:100:\nuser:x:1000:\nnogroup:x:65534:\n"
-
-_applets: list[str] | None = None
-
-
-def _busybox_applets() -> list[str]:
-    global _applets
-    if _applets is None:
-        out = subprocess.run([HOST_BUSYBOX, "--list-full"], capture_output=True, text=True, check=True)
-        _applets = [line.strip() for line in out.stdout.splitlines() if line.strip()]
-    return _applets
-
 
 def make_rootfs(rootfs: Path) -> Path:
-    """A minimal busybox root filesystem: the static binary, its applet links, /etc, empty dirs."""
-    for d in (
-        "bin",
-        "sbin",
-        "usr/bin",
-        "usr/sbin",
-        "etc",
-        "proc",
-        "sys",
-        "dev",
-        "tmp",
-        "root",
-        "home/user",
-        "run",
-        "var",
-    ):
-        (rootfs / d).mkdir(parents=True, exist_ok=True)
-    (rootfs / "tmp").chmod(0o1777)
-    shutil.copy2(HOST_BUSYBOX, rootfs / "bin" / "busybox")
-    for applet in _busybox_applets():
-        link = rootfs / applet
-        if link.name == "busybox" or link.exists() or link.is_symlink():
-            continue
-        link.parent.mkdir(parents=True, exist_ok=True)
-        link.symlink_to("/bin/busybox")
-    (rootfs / "etc" / "passwd").write_text(PASSWD)
-    (rootfs / "etc" / "group").write_text(GROUP)
+    """The shared busybox root filesystem (dockyard.util.busybox), plus the /etc/hostname file the
+    masking checks use."""
+    busybox.make_rootfs(str(rootfs), busybox=HOST_BUSYBOX)
     (rootfs / "etc" / "hostname").write_text("busybox\n")
     return rootfs
 
