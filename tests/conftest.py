@@ -256,3 +256,17 @@ def runtime(request: pytest.FixtureRequest) -> Iterator[Runtime]:
             rt.cleanup()
         finally:
             remove_tree(rt.root)
+
+
+# ---------------------------------------------------------------- the daemon
+
+
+@pytest.fixture(scope="session")
+def dockyard_daemon() -> Iterator[Any]:
+    """One `dockyard daemon` for the whole session (tests/daemon_harness.py), with the built-in
+    busybox image made by `dockyard image bootstrap`-equivalent API call at start."""
+    from tests.daemon_harness import DockyardDaemon
+
+    daemon = DockyardDaemon()
+    with daemon:
+        yield daemon

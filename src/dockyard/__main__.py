@@ -13,6 +13,7 @@ USAGE = """\
 usage: dockyard [--version] COMMAND [ARGS...]
 
 commands:
+  daemon [FLAGS]    run the daemon: the Docker Engine API on unix:///run/dockyard.sock
   runtime ARGS...   the OCI runtime, runc's command line (same as dockyard-runtime)
 
 options:
@@ -21,7 +22,10 @@ options:
 """
 
 # verb -> (module, program name it reports in its own messages)
-_VERBS = {"runtime": ("dockyard.runtime.cli", "dockyard-runtime")}
+_VERBS = {
+    "runtime": ("dockyard.runtime.cli", "dockyard-runtime"),
+    "daemon": ("dockyard.daemon.main", "dockyard daemon"),
+}
 
 
 def main(argv: list[str] | None = None) -> int:

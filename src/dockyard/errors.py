@@ -3,10 +3,12 @@
     DockyardError                 exit 1, HTTP 500
      +-- InvalidArgument          exit 1, HTTP 400  bad input from a user or a config file
      |    +-- ConfigError         exit 1, HTTP 400  an OCI config.json field is wrong (names the field)
+     +-- Unauthorized             exit 1, HTTP 401  a registry refused the credentials
      +-- NotFound                 exit 1, HTTP 404  a container, image or object does not exist
      +-- Conflict                 exit 1, HTTP 409  the object exists or is in the wrong state
      +-- Unsupported              exit 1, HTTP 501  this host or build lacks a feature that was asked for
      +-- SystemFailure            exit 1, HTTP 500  the kernel refused an operation (wraps errno)
+     +-- NotModified              exit 0, HTTP 304  nothing to do (stop of a stopped container)
 
 Each error knows its process exit code and its HTTP status, so the command line and the API
 report it the same way.
@@ -39,6 +41,10 @@ class ConfigError(InvalidArgument):
         self.field = field
 
 
+class Unauthorized(DockyardError):
+    http_status = 401
+
+
 class NotFound(DockyardError):
     http_status = 404
 
@@ -57,3 +63,10 @@ class SystemFailure(DockyardError):
     def __init__(self, message: str, errno: int = 0) -> None:
         super().__init__(message)
         self.errno = errno
+
+
+class NotModified(DockyardError):
+    """The object is already in the asked-for state: the Engine API answers 304 with no body."""
+
+    exit_code = 0
+    http_status = 304

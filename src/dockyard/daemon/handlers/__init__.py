@@ -1,0 +1,1 @@
+"""One module per API resource; each has `routes(ctx) -> list[web.RouteDef]`."""
