@@ -270,3 +270,18 @@ def dockyard_daemon() -> Iterator[Any]:
     daemon = DockyardDaemon()
     with daemon:
         yield daemon
+
+
+@pytest.fixture(scope="session")
+def reference_registry() -> Iterator[str]:
+    """The reference registry on loopback for the session (tests/reference_registry.py), holding
+    ``library/pulled:1`` (busybox); yields its address ``127.0.0.1:PORT``."""
+    from tests.reference_registry import ReferenceRegistry
+
+    registry = ReferenceRegistry()
+    try:
+        registry.start()
+        registry.push_busybox("library/pulled:1")
+        yield registry.address
+    finally:
+        registry.stop()
