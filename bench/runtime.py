@@ -29,9 +29,10 @@ from dataclasses import dataclass, field
 
 from dockyard.util import busybox
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench.report import write_section
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MARK_START = "<!-- bench/runtime.py: start -->"
-MARK_END = "<!-- bench/runtime.py: end -->"
 
 
 @dataclass
@@ -122,24 +123,7 @@ def table(contenders: list[Contender], skipped: dict[str, str], runs: int) -> st
 
 
 def write_benchmarks(path: str, section: str) -> None:
-    block = f"{MARK_START}\n{section}{MARK_END}\n"
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except FileNotFoundError:
-        text = (
-            "# Benchmarks\n\nWritten by the scripts in bench/; each owns the section between its markers.\n\n"
-        )
-    if MARK_START in text and MARK_END in text:
-        head, rest = text.split(MARK_START, 1)
-        tail = rest.split(MARK_END, 1)[1].lstrip("\n")
-        text = head + block + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    write_section(path, "bench/runtime.py", section)
 
 
 def main(argv: list[str] | None = None) -> int:
