@@ -1,0 +1,277 @@
+"""``docker pull``: resolve, fetch the config, then the layers — 3 at a time, each verified,
+decompressed and unpacked while it downloads — and record the image.
+
+Progress is Docker's (distribution/pull_v2.go): "Pulling from", per layer "Pulling fs layer" /
+"Already exists", "Downloading" with progressDetail, "Download complete", "Pull complete", then
+"Digest: ..." and "Status: ...". Errors found before the first message (bad reference, unknown
+manifest, unreachable registry) are raised, so the API answers with an error status; later ones
+are sent as an ``{"error": ...}`` message, as dockerd does once the stream has started.
+
+A layer whose download breaks keeps its ingest (``pull-<digest>``): the next pull resumes it
+with a Range request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
+
+from dockyard.distribution.auth import Credentials
+from dockyard.distribution.client import RegistryClient
+from dockyard.errors import DockyardError, InvalidArgument
+from dockyard.images import progress
+from dockyard.images.layers import Unpacked
+from dockyard.images.model import Layer
+from dockyard.oci import image_config, reference
+from dockyard.oci import platform as oci_platform
+from dockyard.oci.descriptor import Descriptor
+from dockyard.oci.digest import Digest, chain_ids
+
+if TYPE_CHECKING:
+    from dockyard.images.service import ImageService
+
+PARALLEL = 3
+_QUEUE_CHUNKS = 32
+_PROGRESS_EVERY = 0.1  # seconds between "Downloading" messages of one layer
+
+
+class _QueueReader:
+    """The thread side of a download: chunks from a queue; None ends, an exception is raised."""
+
+    def __init__(self, q: queue.Queue[bytes | BaseException | None], prefix: BinaryIO | None) -> None:
+        self._q = q
+        self._prefix = prefix
+        self._buf = memoryview(b"")
+        self._eof = False
+
+    def read(self, n: int = -1) -> bytes:
+        if self._prefix is not None:
+            data = self._prefix.read(n if n > 0 else 1 << 20)
+            if data:
+                return data
+            self._prefix.close()
+            self._prefix = None
+        if not self._buf:
+            if self._eof:
+                return b""
+            item = self._q.get()
+            if item is None:
+                self._eof = True
+                return b""
+            if isinstance(item, BaseException):
+                raise item
+            self._buf = memoryview(item)
+        if n < 0 or n >= len(self._buf):
+            data, self._buf = bytes(self._buf), memoryview(b"")
+        else:
+            data, self._buf = bytes(self._buf[:n]), self._buf[n:]
+        return data
+
+
+class _Interrupted(Exception):
+    """The download stopped (network error, cancelled pull): the ingest is kept for a resume."""
+
+
+def _put_blocking(
+    q: queue.Queue[bytes | BaseException | None], item: bytes | None, done: Callable[[], bool]
+) -> None:
+    while not done():
+        try:
+            q.put(item, timeout=0.2)
+            return
+        except queue.Full:
+            continue
+
+
+async def pull(
+    svc: ImageService, ref_text: str, auth: dict[str, Any] | None, platform_text: str | None
+) -> AsyncIterator[dict[str, Any]]:
+    ref = reference.parse(ref_text)
+    plat = oci_platform.parse(platform_text)
+    creds = Credentials.from_engine(auth)
+    async with RegistryClient(
+        ref.domain, creds, offline_domains=svc.offline_domains, what=f"pull {ref}"
+    ) as client:
+        resolved = await client.resolve(ref, plat)
+        manifest = resolved.manifest
+        path = ref.path
+        yield progress.status(f"Pulling from {ref.path}", ref.tag or ref.digest)
+        try:
+            config_desc = manifest.config
+            if svc.content.has(config_desc.digest):
+                config_bytes = svc.content.read(config_desc.digest)
+            else:
+                config_bytes = await client.blob_bytes(path, config_desc.digest)
+            config = image_config.load(config_bytes, f"config {config_desc.digest}")
+            diff_ids = image_config.diff_ids(config)
+            if len(diff_ids) != len(manifest.layers):
+                raise InvalidArgument(
+                    f"image {ref.familiar()}: the manifest lists {len(manifest.layers)} layers but the "
+                    f"config {len(diff_ids)} diff ids: the image is malformed"
+                )
+            chains = chain_ids(diff_ids)
+            messages: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+            existing: dict[int, Layer] = {}
+            for i, desc in enumerate(manifest.layers):
+                short = Digest.parse(desc.digest).short
+                known = svc.db.layer_by_diff(diff_ids[i])
+                if svc.snapshots.has(chains[i]) and svc.content.has(desc.digest):
+                    existing[i] = Layer(
+                        diff_ids[i],
+                        chains[i],
+                        desc.digest,
+                        desc.media_type,
+                        desc.size,
+                        known.diff_size if known else 0,
+                        svc.snapshots.size(chains[i]),
+                    )
+                    yield progress.status("Already exists", short)
+                else:
+                    yield progress.status("Pulling fs layer", short)
+            sem = asyncio.Semaphore(PARALLEL)
+            tasks = {
+                i: asyncio.create_task(
+                    _fetch(svc, client, path, desc, diff_ids[i], chains[i], messages.put_nowait, sem)
+                )
+                for i, desc in enumerate(manifest.layers)
+                if i not in existing
+            }
+            layers: list[Layer] = []
+            parent: str | None = None
+            try:
+                for i, desc in enumerate(manifest.layers):
+                    if i in existing:
+                        layers.append(existing[i])
+                        parent = existing[i].chain_id
+                        continue
+                    task = tasks[i]
+                    while not task.done():
+                        getter = asyncio.ensure_future(messages.get())
+                        await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+                        if getter.done():
+                            yield getter.result()
+                        else:
+                            getter.cancel()
+                    while not messages.empty():
+                        yield messages.get_nowait()
+                    unpacked = task.result()
+                    layer = await asyncio.to_thread(svc.layers.place, unpacked, parent)
+                    layers.append(layer)
+                    parent = layer.chain_id
+                    yield progress.status("Pull complete", Digest.parse(desc.digest).short)
+            finally:
+                for t in tasks.values():
+                    t.cancel()
+                await asyncio.gather(*tasks.values(), return_exceptions=True)
+            with svc.lock:
+                old = svc.db.ref(str(ref)) if ref.tag else None
+            image_id = svc.register(config, layers, manifest=manifest.raw, config_bytes=config_bytes)
+            with svc.lock:
+                if ref.tag:
+                    svc.set_tag(image_id, ref)
+                svc.set_tag(image_id, ref.with_digest(resolved.digest))
+            yield progress.status(f"Digest: {resolved.digest}")
+            fresh = old != image_id
+            yield progress.status(
+                f"Status: {'Downloaded newer image' if fresh else 'Image is up to date'} for {ref.familiar()}"
+            )
+        except DockyardError as e:
+            yield progress.error(str(e))
+
+
+async def _fetch(
+    svc: ImageService,
+    client: RegistryClient,
+    path: str,
+    desc: Descriptor,
+    diff_id: str,
+    chain: str,
+    emit: Callable[[dict[str, Any]], None],
+    sem: asyncio.Semaphore,
+) -> Unpacked:
+    short = Digest.parse(desc.digest).short
+    async with sem:
+        writer = None
+        if not svc.content.has(desc.digest):
+            writer = svc.content.writer(f"pull-{desc.digest}", desc.digest, desc.size)
+        try:
+            offset = writer.offset if writer is not None else 0
+            if writer is not None and offset >= desc.size:
+                writer.truncate()  # a complete ingest that never committed: check it again from 0
+                offset = 0
+            q: queue.Queue[bytes | BaseException | None] = queue.Queue(_QUEUE_CHUNKS)
+            loop = asyncio.get_running_loop()
+            received = [offset]
+            last = [0.0]
+            chunks = client.blob_chunks(path, desc.digest, offset) if writer is not None else None
+            first = b""
+            if chunks is not None:
+                first = await anext(chunks, b"")
+                if client.restarted and writer is not None:
+                    writer.truncate()  # the registry ignored Range: it sends the blob from byte 0
+                    offset = 0
+                    received[0] = 0
+            prefix: BinaryIO | None = None
+            if writer is not None and offset:
+                prefix = writer.open_data()  # the bytes already held go through the pipeline again
+            elif writer is None:
+                prefix = svc.content.open(desc.digest)
+            reader = _QueueReader(q, prefix)
+            fut = loop.run_in_executor(
+                None,
+                lambda: svc.layers.read_layer(
+                    cast(BinaryIO, reader),
+                    media_type=desc.media_type,
+                    expected_blob=desc.digest,
+                    blob_size=desc.size,
+                    expected_diff=diff_id,
+                    chain_id=None,
+                    writer=writer,
+                    skip=offset,
+                ),
+            )
+            try:
+                if chunks is not None:
+                    pending = first
+                    while pending:
+                        if fut.done():
+                            break
+                        try:
+                            q.put_nowait(pending)
+                        except queue.Full:
+                            await asyncio.to_thread(_put_blocking, q, pending, fut.done)
+                        received[0] += len(pending)
+                        now = time.monotonic()
+                        if now - last[0] >= _PROGRESS_EVERY:
+                            last[0] = now
+                            emit(progress.progress("Downloading", short, received[0], desc.size))
+                        pending = await anext(chunks, b"")
+                    emit(progress.status("Verifying Checksum", short))
+                    emit(progress.status("Download complete", short))
+                await asyncio.to_thread(_put_blocking, q, None, fut.done)
+            except BaseException:
+                # Unblock the reader thread so it ends; the ingest stays for a resumed pull.
+                try:
+                    q.put_nowait(_Interrupted())
+                except queue.Full:
+                    await asyncio.to_thread(_put_blocking, q, None, fut.done)
+                await asyncio.gather(fut, return_exceptions=True)
+                raise
+            finally:
+                if chunks is not None:
+                    await cast(Any, chunks).aclose()
+            try:
+                return await fut
+            except _Interrupted:
+                raise
+            except Exception:
+                # The bytes themselves are bad (corrupt, hostile): a resume would fail the same way.
+                if writer is not None:
+                    writer.abort()
+                raise
+        finally:
+            if writer is not None:
+                writer.close()

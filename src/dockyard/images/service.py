@@ -1,0 +1,316 @@
+"""``ImageService``: the image side of the daemon (docs/engine-internals.md draws its API).
+
+It owns three stores under the data root and keeps them consistent:
+
+    content/    blobs: configs, manifests, layer blobs            (dockyard.content)
+    overlay/    unpacked layers and containers' upper folders     (dockyard.snapshots)
+    images/     images.db: images, their layers, references       (images.store)
+
+The verbs live in their own modules (inspect, delete, archive, local, pull, push); this class
+resolves names and ties the stores together.
+"""
+
+from __future__ import annotations
+
+import builtins
+import re
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from dockyard.content.store import ContentStore
+from dockyard.errors import InvalidArgument, NotFound
+from dockyard.images import inspect as inspect_mod
+from dockyard.images.layers import LayerStore
+from dockyard.images.model import Image, Layer
+from dockyard.images.store import ImageDB
+from dockyard.oci import image_config, reference
+from dockyard.oci import mediatypes as mt
+from dockyard.oci.descriptor import Descriptor
+from dockyard.oci.digest import digest_of
+from dockyard.oci.manifest import build_manifest
+from dockyard.snapshots import diff as snapdiff
+from dockyard.snapshots import mount as snapmount
+from dockyard.snapshots.overlay import OverlaySnapshotter
+
+_HEX = re.compile(r"[a-f0-9]{1,64}")
+
+#: ``in_use(image_id)``: truthy when a container uses the image; a string is that container's id
+#: (named in Docker's conflict messages).
+InUse = Callable[[str], "str | bool | None"]
+
+#: Registries never contacted: pulling from them needs the internet, which this host lacks.
+OFFLINE_DOMAINS = frozenset({reference.DEFAULT_DOMAIN})
+
+
+class ImageService:
+    def __init__(self, data_root: Path, *, offline_domains: frozenset[str] = OFFLINE_DOMAINS) -> None:
+        self.data_root = Path(data_root)
+        self.content = ContentStore(self.data_root / "content")
+        self.snapshots = OverlaySnapshotter(self.data_root / "overlay")
+        self.db = ImageDB(self.data_root / "images" / "images.db")
+        self.layers = LayerStore(self.content, self.snapshots)
+        self.offline_domains = offline_domains
+        self.lock = threading.RLock()  # one writer at a time for tag/remove/prune/register
+        #: None: each blob in one PUT; a number: PATCH chunks of that many bytes, then PUT.
+        self.push_chunk_size: int | None = None
+
+    def close(self) -> None:
+        self.db.close()
+
+    # ------------------------------------------------------------------ lookup
+
+    def resolve(self, name: str) -> Image:
+        image_id = self.resolve_id(name)
+        if image_id is None:
+            raise NotFound(f"No such image: {self._display(name)}")
+        return self.get(image_id)
+
+    def resolve_id(self, name: str) -> str | None:
+        if not name:
+            return None
+        if name.startswith("sha256:"):
+            return self._by_prefix(name[len("sha256:") :])
+        try:
+            ref = reference.parse(name)
+        except InvalidArgument:
+            ref = None
+        if ref is not None:
+            found = self.db.ref(str(ref))
+            if found is None and ref.digest:
+                found = self._by_digest(ref)
+            if found is not None:
+                return found
+        if _HEX.fullmatch(name):
+            return self._by_prefix(name)
+        if ref is None:
+            reference.parse(name)  # raise the parse error: a name that is not an id either
+        return None
+
+    def _by_prefix(self, hex_prefix: str) -> str | None:
+        if not _HEX.fullmatch(hex_prefix):
+            return None
+        ids = self.db.ids_with_prefix(hex_prefix)
+        if len(ids) > 1:
+            raise InvalidArgument(
+                f"image id prefix {hex_prefix!r} is ambiguous ({len(ids)} images): give more characters"
+            )
+        return ids[0] if ids else None
+
+    def _by_digest(self, ref: reference.Reference) -> str | None:
+        # name@digest where the digest is the image's manifest (or its id): match within the repo.
+        for name, _kind, image_id in self.db.all_refs():
+            if name.startswith(ref.repository + ":") or name.startswith(ref.repository + "@"):
+                row = self.db.image_row(image_id)
+                if row is not None and ref.digest in (row["manifest"], image_id):
+                    return image_id
+        return None
+
+    @staticmethod
+    def _display(name: str) -> str:
+        try:
+            ref = reference.parse(name)
+        except InvalidArgument:
+            return name
+        return name if _HEX.fullmatch(name) else ref.familiar()
+
+    def get(self, image_id: str) -> Image:
+        row = self.db.image_row(image_id)
+        if row is None:
+            raise NotFound(f"No such image: {image_id}")
+        config = image_config.load(self.content.read(image_id), f"config of {image_id}")
+        tags: builtins.list[str] = []
+        digests: builtins.list[str] = []
+        for name, kind in self.db.refs_of(image_id):
+            (tags if kind == "tag" else digests).append(reference.familiar(name))
+        return Image(
+            id=image_id,
+            repo_tags=tags,
+            repo_digests=digests,
+            config=config,
+            created=row["created"] or str(config.get("created") or ""),
+            size=row["size"],
+            parent=row["parent"],
+            manifest=row["manifest"],
+            last_tag_time=row["last_tag_time"],
+            layers=self.db.layers(image_id),
+        )
+
+    def images(self) -> builtins.list[Image]:
+        return [self.get(i) for i in self.db.image_ids()]
+
+    def list(
+        self, all: bool = False, filters: dict[str, builtins.list[str]] | None = None
+    ) -> builtins.list[Image]:
+        return inspect_mod.filter_images(self, all, filters or {})
+
+    def inspect(self, name: str) -> dict[str, Any]:
+        return inspect_mod.image_inspect(self, self.resolve(name))
+
+    def summary(self, image: Image) -> dict[str, Any]:
+        return inspect_mod.image_summary(self, image)
+
+    def history(self, name: str) -> builtins.list[dict[str, Any]]:
+        return inspect_mod.history(self, self.resolve(name))
+
+    # ------------------------------------------------------------------ registering images
+
+    def register(
+        self,
+        config: dict[str, Any],
+        layers: builtins.list[Layer],
+        *,
+        parent: str = "",
+        manifest: bytes | None = None,
+        config_bytes: bytes | None = None,
+    ) -> str:
+        """Store ``config`` (and a manifest, built when none is given); returns the image id."""
+        data = config_bytes if config_bytes is not None else image_config.encode(config)
+        image_id = self.content.put(data)
+        if manifest is None:
+            manifest = build_manifest(
+                Descriptor(mt.OCI_CONFIG, image_id, len(data)),
+                [Descriptor(la.media_type, la.blob, la.blob_size) for la in layers],
+            )
+        manifest_digest = self.content.put(manifest, digest_of(manifest))
+        with self.lock:
+            self.db.add_image(
+                image_id,
+                manifest=manifest_digest,
+                created=str(config.get("created") or ""),
+                size=sum(la.size for la in layers),
+                parent=parent,
+                layers=layers,
+            )
+        return image_id
+
+    def set_tag(self, image_id: str, ref: reference.Reference) -> None:
+        kind = "digest" if ref.digest and not ref.tag else "tag"
+        self.db.set_ref(str(ref), image_id, kind, image_config.now_rfc3339())
+
+    def tag(self, name: str, repo: str, tag: str | None) -> None:
+        image = self.resolve(name)
+        target = reference.parse(repo, default_tag=False)
+        if target.digest:
+            raise InvalidArgument(f"refusing to create a tag with a digest reference: {repo!r}")
+        if tag:
+            if target.tag:
+                raise InvalidArgument(f"invalid reference format: {repo}:{tag} has two tags")
+            target = target.with_tag(tag)
+        elif not target.tag:
+            target = target.with_tag(reference.DEFAULT_TAG)
+        with self.lock:
+            self.set_tag(image.id, target)
+
+    # ------------------------------------------------------------------ remove and prune
+
+    def remove(self, name: str, force: bool, noprune: bool, in_use: InUse) -> builtins.list[dict[str, Any]]:
+        from dockyard.images import delete
+
+        with self.lock:
+            return delete.remove(self, name, force=force, noprune=noprune, in_use=in_use)
+
+    def prune(
+        self, dangling_only: bool, filters: dict[str, builtins.list[str]] | None, in_use: InUse
+    ) -> dict[str, Any]:
+        from dockyard.images import delete
+
+        with self.lock:
+            return delete.prune(self, dangling_only, filters or {}, in_use)
+
+    def bootstrap_busybox(self) -> str:
+        from dockyard.images import local
+
+        return local.bootstrap_busybox(self)
+
+    # ------------------------------------------------------------------ containers' root filesystems
+
+    def prepare_rootfs(self, container_id: str, image_id: str | None, target: Path) -> None:
+        """Create the container's writable layer on the image and mount the stack at ``target``."""
+        chain = self.resolve(image_id).top_chain if image_id else None
+        m = self.snapshots.prepare(container_id, chain)
+        Path(target).mkdir(parents=True, exist_ok=True)
+        if not snapmount.is_mounted(str(target)):
+            snapmount.mount_overlay(m, str(target))
+
+    def unmount_rootfs(self, container_id: str, target: Path) -> None:
+        snapmount.unmount(str(target))
+
+    def remove_rootfs(self, container_id: str) -> None:
+        self.snapshots.remove_container(container_id)
+
+    def changes(self, container_id: str) -> builtins.list[dict[str, Any]]:
+        m = self.snapshots.mount_of(container_id)
+        return snapdiff.changes(self.snapshots.upper_dir(container_id), m.lower_paths())
+
+    def rw_size(self, container_id: str) -> int:
+        return snapdiff.dir_size(self.snapshots.upper_dir(container_id))
+
+    def export(self, container_id: str, target: Path) -> Iterator[bytes]:
+        from dockyard.images import local
+
+        return local.export(self, container_id, Path(target))
+
+    def commit(
+        self,
+        container_id: str,
+        image_id: str | None,
+        config: dict[str, Any],
+        *,
+        comment: str,
+        author: str,
+        changes: builtins.list[str],
+        repo: str | None,
+        tag: str | None,
+    ) -> str:
+        from dockyard.images import local
+
+        return local.commit(
+            self,
+            container_id,
+            image_id,
+            config,
+            comment=comment,
+            author=author,
+            changes=changes,
+            repo=repo,
+            tag=tag,
+        )
+
+    def import_tar(
+        self,
+        stream: BinaryIO,
+        repo: str | None,
+        tag: str | None,
+        changes: builtins.list[str],
+        *,
+        message: str = "",
+    ) -> str:
+        from dockyard.images import local
+
+        return local.import_tar(self, stream, repo, tag, changes, message=message)
+
+    # ------------------------------------------------------------------ archives and registries
+
+    def save(self, names: builtins.list[str]) -> Iterator[bytes]:
+        from dockyard.images import archive
+
+        return archive.save(self, names)
+
+    def load(self, stream: BinaryIO) -> Iterator[dict[str, Any]]:
+        from dockyard.images import archive
+
+        return archive.load(self, stream)
+
+    def pull(
+        self, ref: str, auth: dict[str, Any] | None, platform: str | None
+    ) -> AsyncIterator[dict[str, Any]]:
+        from dockyard.images import pull
+
+        return pull.pull(self, ref, auth, platform)
+
+    def push(self, ref: str, auth: dict[str, Any] | None) -> AsyncIterator[dict[str, Any]]:
+        from dockyard.images import push
+
+        return push.push(self, ref, auth)
