@@ -1,0 +1,1 @@
+"""Accounts, permissions, Docker token auth, login throttling."""
