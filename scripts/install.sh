@@ -115,7 +115,8 @@ fi
 # The launcher's first line re-executes it with the venv's Python and -S through /bin/sh (pip
 # copies it as written). Inside this venv we know the interpreter: point the shebang at it
 # directly and save that shell hop on every container operation. The script works either way.
-launcher=$VENV/bin/dockyard-runtime
-if [ -f "$launcher" ] && [ "$(head -c 9 "$launcher")" = '#!/bin/sh' ]; then
-	sed -i "1s|.*|#!$VENV/bin/python3 -S|" "$launcher"
-fi
+for launcher in "$VENV/bin/dockyard" "$VENV/bin/dockyard-runtime"; do
+	if [ -f "$launcher" ] && [ "$(head -c 9 "$launcher")" = '#!/bin/sh' ]; then
+		sed -i "1s|.*|#!$VENV/bin/python3 -S|" "$launcher"
+	fi
+done

@@ -1,0 +1,144 @@
+"""Registry credentials in docker's ``config.json``: read by pull/push, written by login/logout.
+
+The file is ``$DOCKER_CONFIG/config.json`` (default ``~/.docker/config.json``), shared with the
+docker CLI: ``{"auths": {"<server>": {"auth": base64("user:password")}}}``. Docker Hub's key is
+``https://index.docker.io/v1/``; other registries are keyed by ``host[:port]``. Keys the docker
+CLI wrote with a scheme or path (``https://host/v1/``) are found too. Credential helpers
+(``credsStore``, ``credHelpers``) are not run: only ``auths`` entries are used.
+
+Requests carry credentials in ``X-Registry-Auth``: base64url of ``{"username", "password",
+"serveraddress"}`` (Engine API "Authentication").
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+
+from dockyard.errors import InvalidArgument
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+INDEX_SERVER = "https://index.docker.io/v1/"
+_HUB_NAMES = {"", "docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
+
+
+def config_dir(env: Mapping[str, str], override: str | None = None) -> str:
+    return override or env.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
+
+
+def config_path(env: Mapping[str, str], override: str | None = None) -> str:
+    return os.path.join(config_dir(env, override), "config.json")
+
+
+def load(path: str) -> dict[str, Any]:
+    """The config file's content; {} when it does not exist yet."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return {}
+    if not text.strip():
+        return {}
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise InvalidArgument(f"{path} is not valid JSON ({exc}): fix or remove it") from None
+    if not isinstance(data, dict):
+        raise InvalidArgument(f"{path} must hold a JSON object: fix or remove it")
+    return data
+
+
+def save(path: str, data: Mapping[str, Any]) -> None:
+    """Write the config atomically (temp file, fsync, rename), readable by its owner only."""
+    folder = os.path.dirname(path) or "."
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    tmp = f"{path}.tmp{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent="\t")
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass  # never created or already renamed
+        raise
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def server_key(server: str) -> str:
+    """The ``auths`` key for a registry name: Docker Hub's URL, else ``host[:port]``."""
+    host = server.strip()
+    for prefix in ("https://", "http://"):
+        if host.startswith(prefix):
+            host = host[len(prefix) :]
+    host = host.split("/", 1)[0].lower()
+    return INDEX_SERVER if host in _HUB_NAMES else host
+
+
+def _matches(key: str, wanted: str) -> bool:
+    return server_key(key) == wanted
+
+
+def get(config: Mapping[str, Any], server: str) -> tuple[str, str] | None:
+    """(username, password) stored for ``server``, or None."""
+    wanted = server_key(server)
+    auths = config.get("auths") or {}
+    for key in [wanted, *auths]:
+        entry = auths.get(key)
+        if not isinstance(entry, dict) or not _matches(key, wanted):
+            continue
+        if entry.get("auth"):
+            try:
+                user, _, password = base64.b64decode(entry["auth"], validate=True).decode().partition(":")
+            except ValueError:
+                raise InvalidArgument(
+                    f'the credentials stored for "{key}" are not base64 "user:password": run dockyard login'
+                ) from None
+            return user, password
+        if entry.get("username"):
+            return str(entry["username"]), str(entry.get("password", ""))
+    return None
+
+
+def put(config: dict[str, Any], server: str, username: str, password: str) -> None:
+    token = base64.b64encode(f"{username}:{password}".encode()).decode()
+    config.setdefault("auths", {})[server_key(server)] = {"auth": token}
+
+
+def remove(config: dict[str, Any], server: str) -> bool:
+    """Forget every key naming ``server``; False if none did."""
+    wanted = server_key(server)
+    auths = config.get("auths") or {}
+    keys = [key for key in auths if _matches(key, wanted)]
+    for key in keys:
+        del auths[key]
+    return bool(keys)
+
+
+def header(username: str = "", password: str = "", server: str = "") -> str:
+    """The ``X-Registry-Auth`` value (``e30=``, an empty object, when there is nothing to send)."""
+    payload: dict[str, str] = {}
+    if username or password:
+        payload = {"username": username, "password": password, "serveraddress": server}
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
+
+
+def header_for(config: Mapping[str, Any], server: str) -> str:
+    found = get(config, server)
+    if found is None:
+        return header()
+    return header(found[0], found[1], server_key(server))
