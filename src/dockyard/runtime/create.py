@@ -248,7 +248,10 @@ def _drive(launch: Launch, cfg: dict[str, Any], bundle: str, container_id: str) 
     """Answer the stages' requests until the init says it is ready."""
     linux = cfg.get("linux") or {}
     ch = launch.ch
-    while True:
+    # "pid" comes from stage A and "ready" from stage B, on their own copies of the channel: in
+    # either order, so the loop ends only when both have come.
+    ready = False
+    while not (ready and launch.pid_b):
         msg = ch.recv()
         if msg is None:
             launch.reap_a()
@@ -276,7 +279,7 @@ def _drive(launch: Launch, cfg: dict[str, Any], bundle: str, container_id: str) 
             hooks.run_hooks("createRuntime", hk, doc)
             ch.send({"type": "hooks_done"})
         elif kind == "ready":
-            return
+            ready = True
         elif kind == "error":
             launch.reap_a()
             raise_remote(msg)

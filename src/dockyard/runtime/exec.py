@@ -186,8 +186,11 @@ def exec_process(opts: ExecOptions) -> int:
     launch = start_stages(plan, join, join_cgroup, stage_b)
     if console_fd >= 0:
         os.close(console_fd)
+    # Stage A reports B's pid and stage B reports "ready", each on its own copy of the channel:
+    # the two may arrive in either order (B has little to do before an exec), so wait for both.
+    ready = False
     try:
-        while True:
+        while not (ready and launch.pid_b):
             msg = launch.ch.recv()
             if msg is None:
                 launch.reap_a()
@@ -196,7 +199,7 @@ def exec_process(opts: ExecOptions) -> int:
                 launch.pid_b = int(msg["pid"])
                 launch.reap_a()
             elif msg["type"] == "ready":
-                break
+                ready = True
             elif msg["type"] == "error":
                 launch.reap_a()
                 if launch.pid_b:
