@@ -44,7 +44,18 @@ def wait_foreground(pid: int, console_master_sock: int = -1) -> int:
     """Wait for ``pid`` (our child by subreaping), forwarding signals; its exit code (128+sig)."""
     import _signal  # type: ignore[import-not-found]  # `signal` would import enum (slow)
 
+    master = -1
+
     def forward(signum: int, _frame: object) -> None:
+        if signum == 28 and master >= 0:
+            # Our terminal changed size: give the container's pty the new size, as runc does;
+            # the kernel then sends SIGWINCH to the pty's foreground process group itself.
+            from dockyard.runtime import tty
+
+            size = tty.get_size(0)
+            if size:
+                tty.set_size(master, *size)
+            return
         try:
             os.kill(pid, signum)
         except ProcessLookupError:
@@ -57,7 +68,7 @@ def wait_foreground(pid: int, console_master_sock: int = -1) -> int:
 
         from dockyard.runtime import tty
 
-        master = tty.recv_fd(console_master_sock)
+        master = tty.recv_fd(console_master_sock)  # read by forward() for SIGWINCH
         os.close(console_master_sock)
         t = threading.Thread(target=tty.proxy, args=(master,), daemon=True)
         t.start()
