@@ -269,6 +269,7 @@ def dockyard_daemon() -> Iterator[Any]:
 
     daemon = DockyardDaemon()
     with daemon:
+        daemon.bootstrap()
         yield daemon
 
 

@@ -11,14 +11,14 @@ name of its own so parallel daemons do not collide. Use it as a context manager,
         d.dockyard("ps", "-a")                            # our CLI
 
 stop() sends SIGTERM and waits; kill() sends SIGKILL (live-restore tests). cleanup() removes
-what the daemon left: mounts under its folders, its bridge, its iptables chains.
+what the daemon left: mounts under its folders, its bridge and its iptables chains
+(the daemon's stop() keeps those for live restore).
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -79,6 +79,22 @@ class DockyardDaemon:
             time.sleep(0.05)
         raise RuntimeError(f"dockyard daemon did not answer within {timeout}s:\n{self.log()}")
 
+    def bootstrap(self) -> None:
+        """The built-in busybox:latest (POST /dockyard/images/bootstrap, as `dockyard image
+        bootstrap`)."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(60)
+        try:
+            s.connect(str(self.socket))
+            s.sendall(b"POST /dockyard/images/bootstrap HTTP/1.0\r\nContent-Length: 0\r\n\r\n")
+            answer = b""
+            while chunk := s.recv(65536):
+                answer += chunk
+        finally:
+            s.close()
+        if b" 201 " not in answer.split(b"\r\n", 1)[0]:
+            raise RuntimeError(f"bootstrap failed: {answer.decode(errors='replace')}\n{self.log()}")
+
     def ping(self) -> bool:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.settimeout(2)
@@ -117,8 +133,9 @@ class DockyardDaemon:
         """After stop(): kill what is left of its containers, detach its mounts, drop its bridge."""
         self.stop()
         _kill_shims(self.exec_root)
-        subprocess.run(["ip", "link", "del", self.bridge], capture_output=True, check=False)
-        _remove_chains(self.bridge)
+        from dockyard.network.manager import cleanup_bridge
+
+        cleanup_bridge(self.bridge)  # the daemon's stop() leaves them, for live restore
         remove_tree(str(self.root))
 
     def __enter__(self) -> DockyardDaemon:
@@ -194,19 +211,3 @@ def _kill_shims(exec_root: Path) -> None:
         for state in runtime_root.iterdir():
             subprocess.run([runtime, "--root", str(runtime_root), "delete", "--force", state.name],
                            capture_output=True, check=False)  # fmt: skip
-
-
-def _remove_chains(bridge: str) -> None:
-    """Rules that mention the bridge, in the filter and nat tables (the daemon's stop removes
-    them; this is the net under a crashed daemon)."""
-    if shutil.which("iptables") is None:
-        return
-    for table in ("filter", "nat"):
-        out = subprocess.run(
-            ["iptables", "-t", table, "-S"], capture_output=True, text=True, check=False
-        ).stdout
-        for line in out.splitlines():
-            if line.startswith("-A ") and f" {bridge} " in f"{line} ":
-                subprocess.run(
-                    ["iptables", "-t", table, "-D", *line[3:].split()], capture_output=True, check=False
-                )

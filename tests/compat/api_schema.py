@@ -84,6 +84,8 @@ OMITTED_WHEN_EMPTY: dict[str, frozenset[str]] = {
     "SwarmInfo": frozenset({"Cluster", "Managers", "Nodes"}),
     # "omitted when empty" / "when empty / false" (reference).
     "SystemVersion": frozenset({"KernelVersion", "Experimental"}),
+    # network.IPAMConfig: IPRange and AuxAddress are omitempty (a plain subnet + gateway).
+    "IPAMConfig": frozenset({"IPRange", "AuxiliaryAddresses"}),
 }
 
 # HostConfig: every list and map the container was not given; MemorySwappiness is a *int64;
@@ -101,7 +103,8 @@ NULL_WHEN_UNSET: dict[str, frozenset[str]] = {
     "ContainerConfig": _CONFIG_NULL,
     "ImageConfig": _CONFIG_NULL,
     "HostConfig": _HOSTCONFIG_NULL,
-    "EndpointSettings": frozenset({"Aliases", "Links"}),
+    # DNSNames: nil on the default bridge, which has no embedded DNS (dockerd 26 sends null).
+    "EndpointSettings": frozenset({"Aliases", "Links", "DNSNames"}),
     "ContainerUpdateResponse": frozenset({"Warnings"}),
     # *WaitExitError: null when the wait succeeded.
     "ContainerWaitResponse": frozenset({"Error"}),

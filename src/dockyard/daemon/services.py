@@ -2,30 +2,66 @@
 
 Order matters: the image store and the network come first, the engine sits on both and
 reconciles containers a previous daemon left (live restore) before the API accepts requests.
+Stop is the reverse: the engine stops its containers (or, with --live-restore, leaves them
+running), then the network lets go of its netlink worker. The bridge and its firewall rules
+stay, for the containers that live on.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import logging
 
 from aiohttp import web
 
 from dockyard.daemon.context import DaemonContext
+from dockyard.engine.engine import Engine, EngineOptions
+from dockyard.engine.events import EventBus
+from dockyard.images.service import ImageService
+from dockyard.network.manager import NetworkManager
+from dockyard.network.options import NetworkOptions
+
+log = logging.getLogger("dockyard.daemon")
 
 # The handler modules, in registration order (specific paths before catch-alls).
-HANDLER_MODULES = ["system"]
+HANDLER_MODULES = ["system", "bootstrap", "containers", "exec", "archive", "images", "volumes", "networks", "events"]
 
 
 def build(ctx: DaemonContext) -> None:
-    pass
+    opts = ctx.options
+    ctx.images = ImageService(opts.data_root)
+    ctx.network = NetworkManager(
+        opts.data_root,
+        opts.exec_root,
+        NetworkOptions(bridge=opts.bridge, subnet=opts.bip, masquerade=opts.ip_masq, isolate=opts.isolate_egress),
+    )
+    ctx.events = EventBus()
+    ctx.engine = Engine(
+        EngineOptions(
+            data_root=opts.data_root,
+            exec_root=opts.exec_root,
+            default_runtime=opts.default_runtime,
+            runtimes=dict(opts.runtimes),
+            live_restore=opts.live_restore,
+        ),
+        ctx.images,
+        ctx.network,
+        ctx.events,
+    )
 
 
 async def start(ctx: DaemonContext) -> None:
-    pass
+    await asyncio.to_thread(ctx.network.start)
+    await ctx.engine.start()
 
 
 async def stop(ctx: DaemonContext) -> None:
-    pass
+    try:
+        await ctx.engine.stop()
+    finally:
+        await asyncio.to_thread(ctx.network.stop)
+        ctx.images.close()
 
 
 def routes(ctx: DaemonContext) -> list[list[web.RouteDef]]:
