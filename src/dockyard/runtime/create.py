@@ -12,7 +12,7 @@ from dockyard.errors import ConfigError, InvalidArgument, SystemFailure
 from dockyard.runtime import cgroups, config, hooks
 from dockyard.runtime.cgroups import prime
 from dockyard.runtime.init import InitSpec, run_init
-from dockyard.runtime.launch import Launch, raise_remote, start_stages
+from dockyard.runtime.launch import Launch, needs_two_stages, raise_remote, start_init, start_stages
 from dockyard.runtime.namespaces import NamespacePlan, write_id_maps
 from dockyard.runtime.state import State, StateDir, now_rfc3339, oci_state, process_start_time
 from dockyard.util import syscalls as sc
@@ -141,7 +141,9 @@ def create(opts: CreateOptions) -> Created:
         mgr = cgroups.new_manager(
             linux.get("cgroupsPath"), opts.container_id, systemd=opts.systemd_cgroup, layout=layout
         )
-        mgr.create()
+        two_stages = needs_two_stages(plan)
+        if two_stages:
+            mgr.create()
         os.mkfifo(sd.fifo, 0o622)
         # Not left to the umask: an init that switched to a non-root (or user-namespace) uid
         # still opens the fifo for writing.
@@ -172,18 +174,38 @@ def create(opts: CreateOptions) -> Created:
             wait_for_hooks=bool(hk.get("prestart") or hk.get("createRuntime")),
             new_keyring=not opts.no_new_keyring,
             annotations=cfg.get("annotations") or {},
+            cgroup_sync=not two_stages,
         )
         manager = mgr
         prime.wait()
-        launch = start_stages(plan, plan.join, lambda: manager.add_process(0), lambda ch: run_init(spec, ch))
+        if two_stages:
+            launch = start_stages(
+                plan, plan.join, lambda: manager.add_process(0), lambda ch: run_init(spec, ch)
+            )
+        else:
+            launch = start_init(plan, plan.join, lambda ch: run_init(spec, ch))
         if console_fd >= 0:
             os.close(console_fd)
             console_fd = -1
+        if not two_stages:
+            # The init builds its rootfs meanwhile, on the other CPU; it waits for this message
+            # before the first step that needs it inside the cgroup (init.CgroupWait).
+            mgr.create()
+            try:
+                mgr.add_process(launch.pid_b)
+            except SystemFailure:
+                _raise_if_init_failed(launch)  # an init that died first has the error to show
+                raise
+            try:
+                launch.ch.send({"type": "cgroup_done"})
+            except BrokenPipeError:
+                pass  # the init failed already: _drive reads its error
         if linux.get("resources"):
-            # Applied while stage A moves into the cgroup: on cgroup v1 each move costs about a
-            # millisecond per hierarchy (the kernel's threadgroup rwsem), so doing both at once
-            # on two CPUs hides one behind the other. The limits are in force long before the
-            # container's program runs: that waits for the init's "ready" and then for `start`.
+            # Applied while the init works (and, with stage A, while A moves into the cgroup: on
+            # cgroup v1 each move costs about a millisecond per hierarchy, the kernel's
+            # threadgroup rwsem), so one hides behind the other on two CPUs. The limits are in
+            # force long before the container's program runs: that waits for the init's "ready"
+            # and then for `start`.
             mgr.set_resources(linux["resources"])
         _drive(launch, cfg, bundle, opts.container_id)
         pid = launch.pid_b
@@ -218,6 +240,7 @@ def create(opts: CreateOptions) -> Created:
                 except ProcessLookupError:
                     pass
             launch.reap_a()
+            launch.reap_direct_b()
         if mgr is not None:
             try:
                 mgr.kill_all(9)
@@ -242,6 +265,20 @@ def create(opts: CreateOptions) -> Created:
                     pass
         if launch is not None:
             launch.ch.close()
+
+
+def _raise_if_init_failed(launch: Launch) -> None:
+    """If the init (our child, from start_init) has exited, raise the error it reported."""
+    try:
+        pid, _ = os.waitpid(launch.pid_b, os.WNOHANG)
+    except ChildProcessError:
+        return
+    if pid == 0:
+        return  # still alive: the caller's own error stands
+    launch.pid_b = 0  # reaped: never signal that pid again
+    msg = launch.ch.recv()
+    if msg is not None and msg.get("type") == "error":
+        raise_remote(msg)
 
 
 def _drive(launch: Launch, cfg: dict[str, Any], bundle: str, container_id: str) -> None:

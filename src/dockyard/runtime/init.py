@@ -28,6 +28,7 @@ class InitSpec:
         "cfg",
         "cgroup_mounts",
         "cgroup_paths",
+        "cgroup_sync",
         "console_fd",
         "container_id",
         "new_keyring",
@@ -56,6 +57,7 @@ class InitSpec:
         new_keyring: bool = True,
         *,
         annotations: dict[str, str] | None = None,
+        cgroup_sync: bool = False,
     ) -> None:
         self.cfg = cfg
         self.bundle = bundle
@@ -71,6 +73,9 @@ class InitSpec:
         self.wait_for_hooks = wait_for_hooks
         self.new_keyring = new_keyring
         self.annotations: dict[str, str] = annotations if annotations is not None else {}
+        # launch.start_init: the runtime moves the init into its cgroup while the init builds its
+        # rootfs, and says so with a "cgroup_done" message (see CgroupWait).
+        self.cgroup_sync = cgroup_sync
 
 
 def _state_doc(spec: InitSpec, status: str) -> dict[str, Any]:
@@ -97,10 +102,19 @@ def run_init(spec: InitSpec, ch: Channel) -> None:
         loopback_up()
     check_lsm(proc, linux)
     fin = Finalizer(proc, linux, linux.get("seccomp"), spec.preserve_fds)
+    cgroup_wait = CgroupWait(ch, spec.cgroup_sync, "cgroup" in spec.new_namespaces)
     ctx = rootfs.RootfsContext(
-        cfg, spec.bundle, spec.userns, "cgroup" in spec.new_namespaces, spec.cgroup_paths, spec.cgroup_mounts
+        cfg,
+        spec.bundle,
+        spec.userns,
+        "cgroup" in spec.new_namespaces,
+        spec.cgroup_paths,
+        spec.cgroup_mounts,
+        cgroup_ready=cgroup_wait,
     )
     rootfs.prepare(ctx)
+    # In the container's cgroup before any hook or program of the container can run in it.
+    cgroup_wait()
     if spec.wait_for_hooks:
         ch.send({"type": "hooks"})
         reply = ch.recv()
@@ -156,6 +170,29 @@ def run_init(spec: InitSpec, ch: Channel) -> None:
     except OSError as exc:
         os.write(2, f"dockyard-runtime: exec {proc['args'][0]}: {exc.strerror}\n".encode())
         os._exit(127 if exc.errno == 2 else 126)
+
+
+class CgroupWait:
+    """Called before the first step that needs the init inside its cgroup: a cgroup filesystem
+    mounted (the container's cgroup folders exist then, and a new cgroup namespace is rooted at
+    the right place), a hook run, the program started. With ``sync`` (launch.start_init) that
+    waits for the runtime's "cgroup_done" and then creates the cgroup namespace if asked; without
+    it (stage A joined the cgroup and created the namespaces before forking the init), nothing."""
+
+    def __init__(self, ch: Channel, sync: bool, new_cgroupns: bool) -> None:
+        self.ch = ch
+        self.pending = sync
+        self.new_cgroupns = new_cgroupns
+
+    def __call__(self) -> None:
+        if not self.pending:
+            return
+        self.pending = False
+        reply = self.ch.recv()
+        if not reply or reply.get("type") != "cgroup_done":
+            os._exit(1)  # the runtime gave up (and reports why)
+        if self.new_cgroupns:
+            sc.unshare(sc.CLONE_NEWCGROUP)
 
 
 def _join_new_keyring(container_id: str) -> None:

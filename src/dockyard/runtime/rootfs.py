@@ -26,6 +26,7 @@ from dockyard.util import syscalls as sc
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 DEFAULT_DEVICES = (
@@ -50,6 +51,7 @@ class RootfsContext:
         cgroupns: bool,
         cgroup_paths: dict[str, str],
         cgroup_mounts: list[tuple[str, str, str]],
+        cgroup_ready: Callable[[], None] | None = None,
     ) -> None:
         self.cfg = cfg
         self.root: str = cfg["root"]["path"]
@@ -59,6 +61,8 @@ class RootfsContext:
         self.cgroup_paths = cgroup_paths
         # (name inside /sys/fs/cgroup, fstype, mount data) of each host hierarchy
         self.cgroup_mounts = cgroup_mounts
+        # Called before a cgroup filesystem is mounted: the init must be in its cgroup by then.
+        self.cgroup_ready = cgroup_ready
         self.dev_is_bind = False
 
 
@@ -167,6 +171,8 @@ def _mount_cgroup(ctx: RootfsContext, dest: str, opts: mopts.MountOptions) -> No
     mount; without one we bind the container's own cgroup directories instead, so it never sees
     (or writes) its neighbours'.
     """
+    if ctx.cgroup_ready is not None:
+        ctx.cgroup_ready()
     mkdir_all_inside(ctx.root, dest)
     flags = opts.flags & ~sc.MS_BIND
     ro = flags & sc.MS_RDONLY

@@ -153,6 +153,16 @@ def remove_cgroup(folder: str) -> None:
     still be exiting, so EBUSY is retried for a short while (runc: 5 tries, 10 ms doubling) and
     then raised as OSError for the caller to retry or report.
     """
+    # The usual case first: a leaf cgroup whose tasks are gone goes with one rmdir(2), without
+    # listing the folder (it holds dozens of control files, which rmdir ignores).
+    try:
+        os.rmdir(folder)
+        return
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        if exc.errno not in (errno.EBUSY, errno.ENOTEMPTY):
+            raise
     delay = 0.01
     for attempt in range(6):
         busy: OSError | None = None
