@@ -143,7 +143,10 @@ def create(opts: CreateOptions) -> Created:
         )
         two_stages = needs_two_stages(plan)
         if two_stages:
+            # Limits before stage A joins (see below for why they must precede any member).
             mgr.create()
+            if linux.get("resources"):
+                mgr.set_resources(linux["resources"])
         os.mkfifo(sd.fifo, 0o622)
         # Not left to the umask: an init that switched to a non-root (or user-namespace) uid
         # still opens the fifo for writing.
@@ -188,9 +191,13 @@ def create(opts: CreateOptions) -> Created:
             os.close(console_fd)
             console_fd = -1
         if not two_stages:
-            # The init builds its rootfs meanwhile, on the other CPU; it waits for this message
-            # before the first step that needs it inside the cgroup (init.CgroupWait).
+            # The init builds its rootfs meanwhile, on the other CPU, and waits for "cgroup_done"
+            # before the first step that needs it inside the cgroup (init.CgroupWait). The limits
+            # go in before the init does: a device rule list is written as "deny all" followed by
+            # the allowed devices, and an init inside would see (mknod, open) the gap between.
             mgr.create()
+            if linux.get("resources"):
+                mgr.set_resources(linux["resources"])
             try:
                 mgr.add_process(launch.pid_b)
             except SystemFailure:
@@ -200,13 +207,6 @@ def create(opts: CreateOptions) -> Created:
                 launch.ch.send({"type": "cgroup_done"})
             except BrokenPipeError:
                 pass  # the init failed already: _drive reads its error
-        if linux.get("resources"):
-            # Applied while the init works (and, with stage A, while A moves into the cgroup: on
-            # cgroup v1 each move costs about a millisecond per hierarchy, the kernel's
-            # threadgroup rwsem), so one hides behind the other on two CPUs. The limits are in
-            # force long before the container's program runs: that waits for the init's "ready"
-            # and then for `start`.
-            mgr.set_resources(linux["resources"])
         _drive(launch, cfg, bundle, opts.container_id)
         pid = launch.pid_b
         start = process_start_time(pid)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from dockyard.runtime import hooks as hooks_mod
-from dockyard.runtime import rootfs, tty
+from dockyard.runtime import rootfs
 from dockyard.runtime.channel import Channel
 from dockyard.runtime.process import Finalizer, check_lsm, reset_signals, set_oom_score_adj
 from dockyard.util import syscalls as sc
@@ -124,6 +124,8 @@ def run_init(spec: InitSpec, ch: Channel) -> None:
     if hooks.get("createContainer"):
         hooks_mod.run_hooks("createContainer", hooks, _state_doc(spec, "created"))
     cwd = proc.get("cwd") or "/"
+    if spec.console_fd >= 0:
+        from dockyard.runtime import tty  # noqa: F401  # setup_console's, loaded before pivot_root
     rootfs.pivot(ctx, spec.no_pivot)
     if spec.console_fd >= 0:
         setup_console(spec.console_fd, proc)
@@ -209,6 +211,9 @@ def _join_new_keyring(container_id: str) -> None:
 
 
 def setup_console(sock_fd: int, proc: dict[str, Any]) -> None:
+    # Imported by the caller before the host's files went out of reach (pivot_root, setns).
+    from dockyard.runtime import tty
+
     master, slave_path = tty.open_pty()
     slave = os.open(slave_path, os.O_RDWR | os.O_CLOEXEC)
     size = proc.get("consoleSize") or {}

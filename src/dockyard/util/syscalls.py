@@ -149,6 +149,8 @@ _sethostname = _function("sethostname", _Int, (_CharP, _ULong))
 _setdomainname = _function("setdomainname", _Int, (_CharP, _ULong))
 _personality = _function("personality", _Int, (_ULong,))
 _socket = _function("socket", _Int, (_Int, _Int, _Int))
+_setrlimit = _function("setrlimit", _Int)  # (int, struct rlimit *): an _RLimit array passes as one
+_getrlimit = _function("getrlimit", _Int)
 
 
 def _check(ret: int, what: str, path: str | None = None) -> int:
@@ -258,6 +260,23 @@ def capset(effective: int, permitted: int, inheritable: int) -> None:
         inheritable >> high & low,
     )
     _check(_syscall(NR["capset"], header, data), "capset")
+
+
+# struct rlimit: {rlim_cur, rlim_max}, unsigned long each (the ``resource`` module does the same
+# calls, but is one more shared library to load on every start).
+RLIM_INFINITY = (1 << 64) - 1
+_RLimit = _ULong * 2
+
+
+def setrlimit(resource: int, soft: int, hard: int) -> None:
+    _check(_setrlimit(resource, _RLimit(soft, hard)), "setrlimit")
+
+
+def getrlimit(resource: int) -> tuple[int, int]:
+    """(soft, hard); RLIM_INFINITY for no limit."""
+    limits = _RLimit()
+    _check(_getrlimit(resource, limits), "getrlimit")
+    return limits[0], limits[1]
 
 
 def join_session_keyring(name: str) -> None:

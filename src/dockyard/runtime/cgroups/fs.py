@@ -17,7 +17,9 @@ MAX_UINT64 = (1 << 64) - 1
 
 
 def read(folder: str, name: str) -> str:
-    with open(os.path.join(folder, name), encoding="ascii", errors="replace") as f:
+    # Control files are ASCII; UTF-8 reads them alike and its codec is loaded at start-up (the
+    # "ascii" one would be imported from the standard library on first use).
+    with open(os.path.join(folder, name), encoding="utf-8", errors="replace") as f:
         return f.read()
 
 
