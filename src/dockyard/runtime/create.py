@@ -10,7 +10,6 @@ import os
 
 from dockyard.errors import ConfigError, InvalidArgument, SystemFailure
 from dockyard.runtime import cgroups, config, hooks
-from dockyard.runtime.cgroups import prime
 from dockyard.runtime.init import InitSpec, run_init
 from dockyard.runtime.launch import Launch, needs_two_stages, raise_remote, start_init, start_stages
 from dockyard.runtime.namespaces import NamespacePlan, write_id_maps
@@ -180,7 +179,6 @@ def create(opts: CreateOptions) -> Created:
             cgroup_sync=not two_stages,
         )
         manager = mgr
-        prime.wait()
         if two_stages:
             launch = start_stages(
                 plan, plan.join, lambda: manager.add_process(0), lambda ch: run_init(spec, ch)

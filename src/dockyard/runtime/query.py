@@ -152,6 +152,9 @@ def events(root: str, container_id: str, stats: bool, interval: str) -> int:
         return 0
     period = _parse_interval(interval)
     oom_seen = mgr.oom_kill_count()
+    import gc
+
+    gc.enable()  # off for the short start (see the launcher); this loop lasts as the container
     while status(state, sd) != "stopped":
         sample()
         count = mgr.oom_kill_count()

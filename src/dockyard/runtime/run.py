@@ -43,6 +43,9 @@ def run(opts: CreateOptions, detach: bool = False, keep: bool = False) -> int:
 def wait_foreground(pid: int, console_master_sock: int = -1) -> int:
     """Wait for ``pid`` (our child by subreaping), forwarding signals; its exit code (128+sig)."""
     import _signal  # type: ignore[import-not-found]  # `signal` would import enum (slow)
+    import gc
+
+    gc.enable()  # off for the short start (see the launcher); this wait may last for days
 
     def forward(signum: int, _frame: object) -> None:
         try:

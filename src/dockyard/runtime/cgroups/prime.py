@@ -5,16 +5,21 @@ makes its first writer after a quiet spell wait for an RCU grace period (rcu_syn
 10 ms on this kind of host, more than half of runc's whole ``run``. Writers that follow within a
 grace period pass straight through. So the runtime, as soon as it knows it will create a
 container, moves itself into the cgroup it is already in (a no-op for the process) on a
-background thread; by the time stage A joins the container's cgroup, the grace period has passed
-and the join takes well under a millisecond. Hosts mounted with ``favordynmods`` never wait at
+background thread; by the time the container's init is moved into its cgroup, the grace period
+has passed and the move takes well under a millisecond. Hosts mounted with ``favordynmods`` never wait at
 all; there the write is merely cheap.
+
+The runtime does not wait for the thread before it forks the container's init: the thread only
+sits in one write(2), the GIL released and no lock held, so the fork is safe, and the init builds
+its rootfs during the grace period while the runtime's own cgroup writes queue behind the priming
+one in the kernel (it holds cgroup_mutex while it waits).
 """
 
 from __future__ import annotations
 
 import _thread
+import os
 
-_done = _thread.allocate_lock()
 _started = False
 
 
@@ -41,12 +46,13 @@ def _own_procs_file() -> str | None:
 
 def _kick(procs: str) -> None:
     try:
-        with open(procs, "w") as f:
-            f.write("0")
+        fd = os.open(procs, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, b"0")
+        finally:
+            os.close(fd)
     except OSError:
         pass  # priming is an optimisation only: a refusal changes nothing
-    finally:
-        _done.release()
 
 
 def prime_migration() -> None:
@@ -55,12 +61,4 @@ def prime_migration() -> None:
     if procs is None or _started:
         return
     _started = True
-    _done.acquire()
     _thread.start_new_thread(_kick, (procs,))
-
-
-def wait() -> None:
-    """Block until the priming write returned: forking must not race a running thread."""
-    if _started:
-        _done.acquire()
-        _done.release()
