@@ -186,6 +186,16 @@ class StateDir:
     def remove(self) -> None:
         # Idempotent: a second delete, or a create that failed half-way, finds less or nothing.
         # (shutil.rmtree would import fnmatch and re: too slow for the runtime's start path.)
+        # The usual folder holds only what this module puts there: no listing needed.
+        for name in (STATE_FILE, FIFO):
+            _unlink_quiet(os.path.join(self.path, name))
+        try:
+            os.rmdir(self.path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            pass  # something else in it: remove it all
         for top, dirs, files in os.walk(self.path, topdown=False):
             for name in files:
                 _unlink_quiet(os.path.join(top, name))

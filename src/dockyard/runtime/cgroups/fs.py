@@ -149,14 +149,16 @@ def subdirs_deepest_first(folder: str) -> list[str]:
 
 
 def remove_cgroup(folder: str) -> None:
-    """rmdir ``folder`` and every cgroup below it; nothing to do when it is already gone.
+    """rmdir ``folder`` and every cgroup below it; nothing to do when it is already gone, nor
+    when it is a hierarchy's root (a mount point).
 
     A cgroup is removable once it has no live task and no child; a task that was just killed may
     still be exiting, so EBUSY is retried for a short while (runc: 5 tries, 10 ms doubling) and
     then raised as OSError for the caller to retry or report.
     """
     # The usual case first: a leaf cgroup whose tasks are gone goes with one rmdir(2), without
-    # listing the folder (it holds dozens of control files, which rmdir ignores).
+    # listing the folder (it holds dozens of control files, which rmdir ignores). A mount point
+    # (a hierarchy's root, for cgroupsPath "/") refuses rmdir with EBUSY whatever it holds.
     try:
         os.rmdir(folder)
         return
@@ -165,6 +167,8 @@ def remove_cgroup(folder: str) -> None:
     except OSError as exc:
         if exc.errno not in (errno.EBUSY, errno.ENOTEMPTY):
             raise
+    if os.path.ismount(folder):
+        return  # a hierarchy's root: never ours to remove, nor what lies below it
     delay = 0.01
     for attempt in range(6):
         busy: OSError | None = None

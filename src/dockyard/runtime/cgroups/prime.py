@@ -44,7 +44,8 @@ def _own_procs_file() -> str | None:
     return None
 
 
-def _kick(procs: str) -> None:
+def _kick(procs: str, started: _thread.LockType) -> None:
+    started.release()
     try:
         fd = os.open(procs, os.O_WRONLY | os.O_CLOEXEC)
         try:
@@ -61,4 +62,9 @@ def prime_migration() -> None:
     if procs is None or _started:
         return
     _started = True
-    _thread.start_new_thread(_kick, (procs,))
+    started = _thread.allocate_lock()
+    started.acquire()
+    _thread.start_new_thread(_kick, (procs, started))
+    # Wait (GIL released) until the thread runs: a new thread needs the GIL to start, and the
+    # busy main thread would otherwise hand it over only after the 5 ms switch interval, so late.
+    started.acquire()
