@@ -1,18 +1,23 @@
-"""The runtime's modules compiled into one file, which the ``dockyard-runtime`` launcher imports from.
+"""The runtime's modules compiled into one file, which the ``dockyard-runtime`` launcher runs from.
 
-    python -m dockyard.runtime.codecache        (re)write it; run after installing or editing
+    python -m dockyard.runtime.codecache [LAUNCHER]     (re)write LAUNCHER's cache file
 
-Importing a module through Python's path finder costs about 80 microseconds of importlib's own
-work (a directory check, a stat of the source, open/read/close of the .pyc, its validation) on
-top of running the module's code, and a ``run`` imports about 40 modules: 3 ms of a start that
-must fit in runc's. The launcher instead reads this one file and serves the modules from it.
+LAUNCHER defaults to the ``dockyard-runtime`` next to the running interpreter (the environment's
+bin/); the file is written next to it, named ``dockyard-runtime.<cache tag>.marshal`` (the
+marshal format belongs to one Python version, as a .pyc's). Run it after installing or editing
+the package: scripts/install.sh's compile step is the place.
 
-Format: ``marshal.dumps((FORMAT, {name: (is_package, source path, st_mtime_ns, st_size, code)}))``
-where ``code`` is itself ``marshal.dumps`` of the module's code object, unmarshalled only when the
-module is imported. The file is named after the interpreter's cache tag, like a .pyc, because the
-marshal format belongs to one Python version. A module is served from here only while its source
-has exactly the recorded mtime and size; otherwise (edited since, or gone) the launcher leaves it
-to the normal import, so a stale file is slower, never wrong.
+Why: importing a module through Python's path finder costs importlib's own file work (a folder
+check, a stat of the source, open/read/close of the .pyc, its validation) on top of running the
+module's code, and a ``run`` imports about 40 modules; the launcher script, which Python compiles
+from source on every start, shrinks to a few lines when its logic (launcher.py) comes from here.
+
+Layout: the code objects, each ``marshal.dumps``'d, one after the other; then the header,
+``marshal.dumps({"format", "roots", "site_packages", "modules"})``; then the header's offset as 8
+bytes, little-endian. ``modules`` maps a module name to launcher.Entry: (is_package, source
+path, st_mtime_ns, st_size, offset, length). The launcher reads the file once and unmarshals a
+module's code only when it is imported, and only while the source still has the recorded mtime
+and size (else the normal import runs), so a stale file is slower, never wrong.
 """
 
 from __future__ import annotations
@@ -21,21 +26,28 @@ import marshal
 import os
 import sys
 
-FORMAT = 1
+from dockyard.runtime.launcher import FORMAT, Entry
+
 #: The packages the runtime may import (DESIGN.md: the runtime imports only the leaves).
 PACKAGES = ("dockyard.runtime", "dockyard.util", "dockyard.oci")
 MODULES = ("dockyard", "dockyard.errors")
+#: In those packages but never imported by the runtime (a test fixture maker).
+EXCLUDED = ("dockyard.util.busybox",)
+#: The one standard module the start imports from source: ``from __future__ import annotations``
+#: in every module imports it, through a walk of the standard library's folder.
+STDLIB = ("__future__",)
 
 
-def path_for(package_root: str) -> str:
-    """The cache file for the ``dockyard`` package found in ``package_root`` (a sys.path entry)."""
-    return os.path.join(
-        package_root, "dockyard", "__pycache__", f"runtime-modules.{sys.implementation.cache_tag}.marshal"
-    )
+def cache_path(launcher: str) -> str:
+    return f"{launcher}.{sys.implementation.cache_tag}.marshal"
+
+
+def default_launcher() -> str:
+    return os.path.join(os.path.dirname(os.path.abspath(sys.executable)), "dockyard-runtime")
 
 
 def _sources(package_root: str) -> dict[str, tuple[str, bool]]:
-    """Module name -> (source path, is a package) for every module of MODULES and PACKAGES."""
+    """Module name -> (source path, is a package) for MODULES, PACKAGES and STDLIB."""
     found: dict[str, tuple[str, bool]] = {}
     for name in MODULES:
         base = os.path.join(package_root, *name.split("."))
@@ -50,8 +62,7 @@ def _sources(package_root: str) -> dict[str, tuple[str, bool]]:
             if "__init__.py" not in files:
                 dirs[:] = []
                 continue
-            rel = os.path.relpath(folder, package_root)
-            dotted = rel.replace(os.sep, ".")
+            dotted = os.path.relpath(folder, package_root).replace(os.sep, ".")
             for fname in sorted(files):
                 if not fname.endswith(".py"):
                     continue
@@ -59,41 +70,61 @@ def _sources(package_root: str) -> dict[str, tuple[str, bool]]:
                     found[dotted] = (os.path.join(folder, fname), True)
                 else:
                     found[f"{dotted}.{fname[:-3]}"] = (os.path.join(folder, fname), False)
+    for name in STDLIB:
+        module = __import__(name)
+        if module.__file__:
+            found[name] = (module.__file__, False)
+    for name in EXCLUDED:
+        found.pop(name, None)
     return found
 
 
-def build(package_root: str) -> dict[str, tuple[bool, str, int, int, bytes]]:
-    table: dict[str, tuple[bool, str, int, int, bytes]] = {}
+def build(package_root: str, site_packages: list[str]) -> bytes:
+    """The cache file's bytes for the ``dockyard`` package under ``package_root``."""
+    blobs: list[bytes] = []
+    modules: dict[str, Entry] = {}
+    offset = 0
     for name, (path, is_package) in _sources(package_root).items():
         with open(path, "rb") as f:
             st = os.fstat(f.fileno())
             source = f.read()
         # As importlib compiles a source file (SourceLoader.source_to_code): the same code object
         # the .pyc would hold, with the real path for tracebacks.
-        code = compile(source, path, "exec", dont_inherit=True)
-        table[name] = (is_package, path, st.st_mtime_ns, st.st_size, marshal.dumps(code))
-    return table
+        code = marshal.dumps(compile(source, path, "exec", dont_inherit=True))
+        modules[name] = (is_package, path, st.st_mtime_ns, st.st_size, offset, len(code))
+        blobs.append(code)
+        offset += len(code)
+    header = marshal.dumps(
+        {"format": FORMAT, "roots": [package_root], "site_packages": site_packages, "modules": modules}
+    )
+    return b"".join(blobs) + header + offset.to_bytes(8, "little")
 
 
-def write(package_root: str) -> str:
-    """Build the cache file for the package under ``package_root``; its path."""
+def write(launcher: str, package_root: str | None = None) -> str:
+    """Write the cache file for ``launcher``; its path."""
     from dockyard.util.atomic import write_atomic
 
-    target = path_for(package_root)
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    write_atomic(target, marshal.dumps((FORMAT, build(package_root))), 0o644, sync=False)
+    root = package_root or _package_root()
+    site_packages = [p for p in sys.path if p.endswith("site-packages") and os.path.isdir(p)]
+    target = cache_path(launcher)
+    write_atomic(target, build(root, site_packages), 0o644, sync=False)
     return target
 
 
-def package_root() -> str:
+def _package_root() -> str:
     """The sys.path entry this ``dockyard`` package was imported from."""
     import dockyard
 
     return os.path.dirname(os.path.dirname(os.path.abspath(dockyard.__file__)))
 
 
-def main() -> int:
-    print(write(package_root()))
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    launcher = os.path.abspath(args[0]) if args else default_launcher()
+    if not os.path.isfile(launcher):
+        print(f"codecache: {launcher} does not exist: name the dockyard-runtime script", file=sys.stderr)
+        return 2
+    print(write(launcher))
     return 0
 
 

@@ -205,28 +205,43 @@ def create(opts: CreateOptions) -> Created:
                 launch.ch.send({"type": "cgroup_done"})
             except BrokenPipeError:
                 pass  # the init failed already: _drive reads its error
+        state: State | None = None
+
+        def record(pid: int, start: int) -> State:
+            st = State(
+                id=opts.container_id,
+                bundle=bundle,
+                rootfs=cfg["root"]["path"],
+                pid=pid,
+                pid_start=start,
+                created=now_rfc3339(),
+                owner="",
+                annotations=cfg.get("annotations") or {},
+                cgroup_paths=manager.paths(),
+                hooks=hk,
+                seccomp=linux.get("seccomp"),
+                no_new_privileges=bool(proc.get("noNewPrivileges")),
+                use_systemd=opts.systemd_cgroup,
+                config_process=proc,
+            )
+            sd.save(st)
+            return st
+
+        early = process_start_time(launch.pid_b) if launch.pid_b else None
+        if early is not None:
+            # The init's pid is known (start_init): write the state now, while the init builds its
+            # rootfs, rather than after. Until create returns, nobody reads it but `delete
+            # --force`, which then finds the init and the cgroup to remove; a failed create
+            # removes it with the rest. (An init that already died has an error to report: the
+            # state waits for _drive to read it.)
+            state = record(launch.pid_b, early)
         _drive(launch, cfg, bundle, opts.container_id)
         pid = launch.pid_b
         start = process_start_time(pid)
         if start is None:
             raise SystemFailure("the container init exited during create")
-        state = State(
-            id=opts.container_id,
-            bundle=bundle,
-            rootfs=cfg["root"]["path"],
-            pid=pid,
-            pid_start=start,
-            created=now_rfc3339(),
-            owner="",
-            annotations=cfg.get("annotations") or {},
-            cgroup_paths=mgr.paths(),
-            hooks=hk,
-            seccomp=linux.get("seccomp"),
-            no_new_privileges=bool(proc.get("noNewPrivileges")),
-            use_systemd=opts.systemd_cgroup,
-            config_process=proc,
-        )
-        sd.save(state)
+        if state is None or state.pid_start != start:
+            state = record(pid, start)
         if opts.pid_file:
             write_atomic(os.path.abspath(opts.pid_file), str(pid).encode(), 0o644)
         return Created(state, sd, console_master=proxy_fd)

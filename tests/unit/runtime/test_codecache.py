@@ -1,4 +1,4 @@
-"""The runtime's module cache (dockyard.runtime.codecache) and the launcher that imports from it."""
+"""The module cache (dockyard.runtime.codecache) and the launcher that runs from it (launcher.py)."""
 
 from __future__ import annotations
 
@@ -7,89 +7,92 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
-from dockyard.runtime import codecache
+from dockyard import __version__
+from dockyard.runtime import codecache, launcher
 
 REPO = Path(__file__).resolve().parents[3]
-LAUNCHER = REPO / "bin" / "dockyard-runtime"
+SCRIPT = REPO / "bin" / "dockyard-runtime"
 
 
-def test_build_holds_every_runtime_module_with_its_source_stamp() -> None:
-    root = codecache.package_root()
-    table = codecache.build(root)
-    for name in ("dockyard", "dockyard.errors", "dockyard.runtime.cli", "dockyard.runtime.create"):
-        assert name in table, name
-    is_package, path, mtime_ns, size, code = table["dockyard.runtime.cgroups"]
-    assert is_package and path.endswith(os.path.join("cgroups", "__init__.py"))
-    is_package, path, mtime_ns, size, code = table["dockyard.util.syscalls"]
-    assert not is_package
+def _header(data: bytes) -> dict:  # type: ignore[type-arg]
+    header: dict = marshal.loads(data[int.from_bytes(data[-8:], "little") : -8])  # type: ignore[type-arg]
+    return header
+
+
+def test_build_holds_the_runtime_modules_with_their_source_stamps() -> None:
+    root = str(Path(launcher.__file__).resolve().parents[2])
+    data = codecache.build(root, [])
+    header = _header(data)
+    assert header["format"] == launcher.FORMAT and header["roots"] == [root]
+    modules = header["modules"]
+    for name in ("dockyard", "dockyard.errors", "dockyard.runtime.cli", "dockyard.runtime.launcher"):
+        assert name in modules, name
+    assert "__future__" in modules  # the one standard module, imported by every module's first line
+    assert modules["dockyard.runtime.cgroups"][0] is True  # a package
+    is_package, path, mtime_ns, size, offset, length = modules["dockyard.util.syscalls"]
+    assert not is_package and path == os.path.join(root, "dockyard", "util", "syscalls.py")
     st = os.stat(path)
     assert (st.st_mtime_ns, st.st_size) == (mtime_ns, size)
-    namespace: dict[str, object] = {"__name__": "dockyard.util.syscalls"}
-    exec(marshal.loads(code), namespace)
+    namespace: dict[str, object] = {"__name__": "probe"}
+    exec(marshal.loads(data[offset : offset + length]), namespace)
     assert callable(namespace["mount"])
-    # Nothing from the daemon's side: the runtime imports only the leaves.
-    assert not any(n.startswith(("dockyard.daemon", "dockyard.engine")) for n in table)
+    # Only the runtime's side of the package: never the daemon's, nor test fixtures.
+    assert not any(n.startswith(("dockyard.daemon", "dockyard.engine")) for n in modules)
+    assert "dockyard.util.busybox" not in modules
 
 
-# Runs in a fresh interpreter: loads the launcher's functions (not its main), points them at a
-# copy of the package, imports from it and reports which loader served each module.
-_PROBE = textwrap.dedent(
-    """
-    import sys
-    root, launcher = sys.argv[1], sys.argv[2]
-    ns = {"__name__": "launcher_under_test"}
-    exec(compile(open(launcher).read(), launcher, "exec"), ns)
-    sys.path.insert(0, root)
-    ns["_use_module_cache"]([root])
-    import dockyard, dockyard.runtime.state, dockyard.runtime.cgroups.layout
-    from dockyard.runtime.state import validate_id
-    validate_id("fine")
-    for m in (dockyard, dockyard.runtime.state, dockyard.runtime.cgroups.layout):
-        print(m.__name__, type(m.__loader__).__name__, m.__file__, getattr(m, "MARK", "-"))
-    """
-)
-
-
-def _probe(root: Path) -> dict[str, tuple[str, str, str]]:
-    out = subprocess.run(
-        [sys.executable, "-S", "-c", _PROBE, str(root), str(LAUNCHER)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=30,
-    ).stdout
-    rows = (line.split() for line in out.splitlines())
-    return {name: (loader, path, mark) for name, loader, path, mark in rows}
-
-
-def test_launcher_serves_cached_modules_and_never_stale_ones(tmp_path: Path) -> None:
-    src = Path(codecache.package_root()) / "dockyard"
-    pkg = tmp_path / "dockyard"
-    pkg.mkdir()
+def _install(tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the runtime's package and launcher script: (package root, script)."""
+    src = Path(launcher.__file__).resolve().parents[1]
+    pkg = tmp_path / "src" / "dockyard"
+    pkg.mkdir(parents=True)
     for name in ("__init__.py", "errors.py"):
         shutil.copy2(src / name, pkg / name)
     for sub in ("runtime", "util", "oci"):
         shutil.copytree(src / sub, pkg / sub, ignore=shutil.ignore_patterns("__pycache__"))
-    written = codecache.write(str(tmp_path))
-    assert written == codecache.path_for(str(tmp_path)) and os.path.exists(written)
+    script = tmp_path / "bin" / "dockyard-runtime"
+    script.parent.mkdir()
+    text = SCRIPT.read_text().split("\n", 1)[1]
+    script.write_text(f"#!{sys.executable} -S\n{text}")
+    script.chmod(0o755)
+    return tmp_path / "src", script
 
-    seen = _probe(tmp_path)
-    assert seen["dockyard.runtime.state"][0] == "_CachedModules"
-    assert seen["dockyard.runtime.state"][1] == str(pkg / "runtime" / "state.py")
-    assert seen["dockyard.runtime.cgroups.layout"][0] == "_CachedModules"
 
-    # An edited module is imported from its source, not from the cache built before the edit.
-    with open(pkg / "runtime" / "state.py", "a") as f:
-        f.write("\nMARK = 'edited'\n")
-    seen = _probe(tmp_path)
-    assert seen["dockyard.runtime.state"][0] == "SourceFileLoader"
-    assert seen["dockyard.runtime.state"][2] == "edited"
-    assert seen["dockyard"][0] == "_CachedModules"
+def _version(script: Path) -> str:
+    res = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=30, check=True)
+    return res.stdout.splitlines()[0].rsplit(" ", 1)[1]
 
-    # A cache file that is not one (truncated, another format) means normal imports throughout.
+
+def _rewrite_keeping_stamp(path: Path, old: str, new: str) -> None:
+    """Change a source without changing its mtime or size: only the cache can tell them apart."""
+    st = path.stat()
+    text = path.read_text()
+    assert len(old) == len(new) and old in text
+    path.write_text(text.replace(old, new))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_launcher_runs_from_the_cache_and_never_from_a_stale_entry(tmp_path: Path) -> None:
+    root, script = _install(tmp_path)
+    init = root / "dockyard" / "__init__.py"
+    fake = "9" * len(__version__)
+
+    # The copy is on no path: only the cache file, which records its root, leads the script to it.
+    written = codecache.write(str(script), str(root))
+    assert written == codecache.cache_path(str(script)) and os.path.exists(written)
+    assert _version(script) == __version__
+
+    # Same stamp, other text: the cached code (the old version string) is what runs.
+    _rewrite_keeping_stamp(init, __version__, fake)
+    assert _version(script) == __version__
+
+    # A real edit (new mtime): that module is imported from its source instead.
+    init.write_text(init.read_text())
+    assert _version(script) == fake
+
+    # An unusable cache file (as an edited launcher.py): the script falls back to a normal import
+    # of the package the environment's .pth files name, the real one, not the copy.
     Path(written).write_bytes(b"\x00garbage")
-    seen = _probe(tmp_path)
-    assert {loader for loader, _, _ in seen.values()} == {"SourceFileLoader"}
+    assert _version(script) == __version__

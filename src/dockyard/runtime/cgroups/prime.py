@@ -23,10 +23,14 @@ import os
 _started = False
 
 
-def _own_procs_file() -> str | None:
+def _open_own_procs() -> int | None:
+    """cgroup.procs of the caller's own cgroup in one hierarchy, opened for writing."""
     try:
-        with open("/proc/self/cgroup", encoding="utf-8") as f:
-            lines = f.read().splitlines()
+        fd = os.open("/proc/self/cgroup", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            lines = os.read(fd, 65536).decode().splitlines()
+        finally:
+            os.close(fd)
     except OSError:
         return None
     for line in lines:
@@ -37,34 +41,37 @@ def _own_procs_file() -> str | None:
                 continue
             candidate = f"/sys/fs/cgroup/{name}{path}".replace("//", "/").rstrip("/") + "/cgroup.procs"
             try:
-                with open(candidate, "rb"):
-                    return candidate
+                return os.open(candidate, os.O_WRONLY | os.O_CLOEXEC)
             except OSError:
                 continue
     return None
 
 
-def _kick(procs: str, started: _thread.LockType) -> None:
+def _kick(fd: int, started: _thread.LockType) -> None:
     started.release()
     try:
-        fd = os.open(procs, os.O_WRONLY | os.O_CLOEXEC)
-        try:
-            os.write(fd, b"0")
-        finally:
-            os.close(fd)
+        os.write(fd, b"0")
     except OSError:
         pass  # priming is an optimisation only: a refusal changes nothing
+    finally:
+        os.close(fd)
 
 
 def prime_migration() -> None:
     global _started
-    procs = _own_procs_file()
-    if procs is None or _started:
+    if _started:
+        return
+    # Opened here: after started.release() the thread goes straight into write(2), which lets go
+    # of the GIL; any call before it that released the GIL too (an open) would make the thread
+    # wait for the busy main thread to hand the GIL back, up to the 5 ms switch interval, before
+    # it could even issue the write.
+    fd = _open_own_procs()
+    if fd is None:
         return
     _started = True
     started = _thread.allocate_lock()
     started.acquire()
-    _thread.start_new_thread(_kick, (procs, started))
+    _thread.start_new_thread(_kick, (fd, started))
     # Wait (GIL released) until the thread runs: a new thread needs the GIL to start, and the
     # busy main thread would otherwise hand it over only after the 5 ms switch interval, so late.
     started.acquire()
