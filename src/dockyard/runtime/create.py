@@ -137,19 +137,12 @@ def create(opts: CreateOptions) -> Created:
     try:
         # Everything forked from here is not dumpable: see init.py.
         sc.prctl(sc.PR_SET_DUMPABLE, 0)
-        mgr = cgroups.new_manager(
-            linux.get("cgroupsPath"), opts.container_id, systemd=opts.systemd_cgroup, layout=layout
-        )
         two_stages = needs_two_stages(plan)
         if two_stages:
             # Limits before stage A joins (see below for why they must precede any member).
-            mgr.create()
-            if linux.get("resources"):
-                mgr.set_resources(linux["resources"])
-        os.mkfifo(sd.fifo, 0o622)
-        # Not left to the umask: an init that switched to a non-root (or user-namespace) uid
-        # still opens the fifo for writing.
-        os.chmod(sd.fifo, 0o622)
+            mgr = _cgroup(opts, linux, layout)
+            _make_cgroup(mgr, linux)
+            _make_fifo(sd)
         dir_fd = os.open(sd.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         if terminal:
             if opts.console_socket:
@@ -171,40 +164,43 @@ def create(opts: CreateOptions) -> Created:
             preserve_fds=opts.preserve_fds,
             new_namespaces=plan.new,
             userns=plan.any_userns,
-            cgroup_paths=mgr.paths(),
+            cgroup_paths=mgr.paths() if mgr is not None else {},
             cgroup_mounts=cgroup_mounts(layout),
             wait_for_hooks=bool(hk.get("prestart") or hk.get("createRuntime")),
             new_keyring=not opts.no_new_keyring,
             annotations=cfg.get("annotations") or {},
             cgroup_sync=not two_stages,
         )
-        manager = mgr
-        if two_stages:
+        if mgr is not None:  # two stages
+            staged = mgr
             launch = start_stages(
-                plan, plan.join, lambda: manager.add_process(0), lambda ch: run_init(spec, ch)
+                plan, plan.join, lambda: staged.add_process(0), lambda ch: run_init(spec, ch)
             )
         else:
             launch = start_init(plan, plan.join, lambda ch: run_init(spec, ch))
         if console_fd >= 0:
             os.close(console_fd)
             console_fd = -1
-        if not two_stages:
+        if mgr is None:
             # The init builds its rootfs meanwhile, on the other CPU, and waits for "cgroup_done"
-            # before the first step that needs it inside the cgroup (init.CgroupWait). The limits
-            # go in before the init does: a device rule list is written as "deny all" followed by
-            # the allowed devices, and an init inside would see (mknod, open) the gap between.
-            mgr.create()
-            if linux.get("resources"):
-                mgr.set_resources(linux["resources"])
+            # (which brings the cgroup folders its cgroup mounts bind) before the first step that
+            # needs it inside the cgroup (init.CgroupWait). The limits go in before the init
+            # does: a device rule list is written as "deny all" followed by the allowed devices,
+            # and an init inside would see (mknod, open) the gap between. The exec fifo, which
+            # the init opens once ready, is made here too.
+            mgr = _cgroup(opts, linux, layout)
+            _make_cgroup(mgr, linux)
+            _make_fifo(sd)
             try:
                 mgr.add_process(launch.pid_b)
             except SystemFailure:
                 _raise_if_init_failed(launch)  # an init that died first has the error to show
                 raise
             try:
-                launch.ch.send({"type": "cgroup_done"})
+                launch.ch.send({"type": "cgroup_done", "paths": mgr.paths()})
             except BrokenPipeError:
                 pass  # the init failed already: _drive reads its error
+        manager: cgroups.CgroupManager = mgr
         state: State | None = None
 
         def record(pid: int, start: int) -> State:
@@ -278,6 +274,28 @@ def create(opts: CreateOptions) -> Created:
                     pass
         if launch is not None:
             launch.ch.close()
+
+
+def _cgroup(
+    opts: CreateOptions, linux: dict[str, Any], layout: cgroups.CgroupLayout
+) -> cgroups.CgroupManager:
+    return cgroups.new_manager(
+        linux.get("cgroupsPath"), opts.container_id, systemd=opts.systemd_cgroup, layout=layout
+    )
+
+
+def _make_cgroup(mgr: cgroups.CgroupManager, linux: dict[str, Any]) -> None:
+    """The container's cgroup made, with its limits in."""
+    mgr.create()
+    if linux.get("resources"):
+        mgr.set_resources(linux["resources"])
+
+
+def _make_fifo(sd: StateDir) -> None:
+    os.mkfifo(sd.fifo, 0o622)
+    # Not left to the umask: an init that switched to a non-root (or user-namespace) uid still
+    # opens the fifo for writing.
+    os.chmod(sd.fifo, 0o622)
 
 
 def _raise_if_init_failed(launch: Launch) -> None:

@@ -73,8 +73,9 @@ class InitSpec:
         self.wait_for_hooks = wait_for_hooks
         self.new_keyring = new_keyring
         self.annotations: dict[str, str] = annotations if annotations is not None else {}
-        # launch.start_init: the runtime moves the init into its cgroup while the init builds its
-        # rootfs, and says so with a "cgroup_done" message (see CgroupWait).
+        # launch.start_init: the runtime makes the cgroup and moves the init into it while the
+        # init builds its rootfs, and says so with a "cgroup_done" message (see CgroupWait);
+        # cgroup_paths is empty until then.
         self.cgroup_sync = cgroup_sync
 
 
@@ -102,7 +103,7 @@ def run_init(spec: InitSpec, ch: Channel) -> None:
         loopback_up()
     check_lsm(proc, linux)
     fin = Finalizer(proc, linux, linux.get("seccomp"), spec.preserve_fds)
-    cgroup_wait = CgroupWait(ch, spec.cgroup_sync, "cgroup" in spec.new_namespaces)
+    cgroup_wait = CgroupWait(ch, spec.cgroup_sync, "cgroup" in spec.new_namespaces, spec.cgroup_paths)
     ctx = rootfs.RootfsContext(
         cfg,
         spec.bundle,
@@ -178,13 +179,15 @@ class CgroupWait:
     """Called before the first step that needs the init inside its cgroup: a cgroup filesystem
     mounted (the container's cgroup folders exist then, and a new cgroup namespace is rooted at
     the right place), a hook run, the program started. With ``sync`` (launch.start_init) that
-    waits for the runtime's "cgroup_done" and then creates the cgroup namespace if asked; without
-    it (stage A joined the cgroup and created the namespaces before forking the init), nothing."""
+    waits for the runtime's "cgroup_done", which brings the cgroup folders (into ``paths``, the
+    dict the rootfs code reads), and then creates the cgroup namespace if asked; without it
+    (stage A joined the cgroup and created the namespaces before forking the init), nothing."""
 
-    def __init__(self, ch: Channel, sync: bool, new_cgroupns: bool) -> None:
+    def __init__(self, ch: Channel, sync: bool, new_cgroupns: bool, paths: dict[str, str]) -> None:
         self.ch = ch
         self.pending = sync
         self.new_cgroupns = new_cgroupns
+        self.paths = paths
 
     def __call__(self) -> None:
         if not self.pending:
@@ -193,6 +196,7 @@ class CgroupWait:
         reply = self.ch.recv()
         if not reply or reply.get("type") != "cgroup_done":
             os._exit(1)  # the runtime gave up (and reports why)
+        self.paths.update(reply["paths"])
         if self.new_cgroupns:
             sc.unshare(sc.CLONE_NEWCGROUP)
 
