@@ -15,9 +15,10 @@ from source on every start, shrinks to a few lines when its logic (launcher.py) 
 Layout: the code objects, each ``marshal.dumps``'d, one after the other; then the header,
 ``marshal.dumps({"format", "roots", "site_packages", "modules"})``; then the header's offset as 8
 bytes, little-endian. ``modules`` maps a module name to launcher.Entry: (is_package, source
-path, st_mtime_ns, st_size, offset, length). The launcher reads the file once and unmarshals a
-module's code only when it is imported, and only while the source still has the recorded mtime
-and size (else the normal import runs), so a stale file is slower, never wrong.
+path, st_mtime_ns, st_size, offset, length, the cached modules its top-level imports name). The
+launcher reads the file once and unmarshals a module's code only when it is imported, and only
+while the source still has the recorded mtime and size (else the normal import runs), so a stale
+file is slower, never wrong. launcher.FORMAT numbers this layout; bin/dockyard-runtime checks it.
 """
 
 from __future__ import annotations
@@ -79,19 +80,39 @@ def _sources(package_root: str) -> dict[str, tuple[str, bool]]:
     return found
 
 
+def _imported(source: bytes, known: set[str]) -> tuple[str, ...]:
+    """The modules of ``known`` that ``source``'s top-level import statements name, in order.
+
+    ``from a.b import c`` names a.b, and a.b.c when that is a module; imports inside functions,
+    under ``if TYPE_CHECKING:`` or any other statement are left to run when they run.
+    """
+    import ast
+
+    names: list[str] = []
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.append(node.module)
+            names += [f"{node.module}.{alias.name}" for alias in node.names]
+    return tuple(n for n in dict.fromkeys(names) if n in known)
+
+
 def build(package_root: str, site_packages: list[str]) -> bytes:
     """The cache file's bytes for the ``dockyard`` package under ``package_root``."""
     blobs: list[bytes] = []
     modules: dict[str, Entry] = {}
     offset = 0
-    for name, (path, is_package) in _sources(package_root).items():
+    sources = _sources(package_root)
+    for name, (path, is_package) in sources.items():
         with open(path, "rb") as f:
             st = os.fstat(f.fileno())
             source = f.read()
         # As importlib compiles a source file (SourceLoader.source_to_code): the same code object
         # the .pyc would hold, with the real path for tracebacks.
         code = marshal.dumps(compile(source, path, "exec", dont_inherit=True))
-        modules[name] = (is_package, path, st.st_mtime_ns, st.st_size, offset, len(code))
+        deps = _imported(source, set(sources))
+        modules[name] = (is_package, path, st.st_mtime_ns, st.st_size, offset, len(code), deps)
         blobs.append(code)
         offset += len(code)
     header = marshal.dumps(

@@ -31,13 +31,20 @@ def test_build_holds_the_runtime_modules_with_their_source_stamps() -> None:
         assert name in modules, name
     assert "__future__" in modules  # the one standard module, imported by every module's first line
     assert modules["dockyard.runtime.cgroups"][0] is True  # a package
-    is_package, path, mtime_ns, size, offset, length = modules["dockyard.util.syscalls"]
+    is_package, path, mtime_ns, size, offset, length, deps = modules["dockyard.util.syscalls"]
     assert not is_package and path == os.path.join(root, "dockyard", "util", "syscalls.py")
     st = os.stat(path)
     assert (st.st_mtime_ns, st.st_size) == (mtime_ns, size)
     namespace: dict[str, object] = {"__name__": "probe"}
     exec(marshal.loads(data[offset : offset + length]), namespace)
     assert callable(namespace["mount"])
+    assert deps == ("__future__",)  # its top-level imports: _ctypes and os are not cached
+    # `from dockyard.runtime import cgroups, config` names the package and each module imported.
+    assert {"dockyard.runtime", "dockyard.runtime.cgroups", "dockyard.runtime.config"} <= set(
+        modules["dockyard.runtime.create"][6]
+    )
+    # Imports inside functions or under TYPE_CHECKING run when they run: not dependencies.
+    assert "dockyard.runtime.delete" not in modules["dockyard.runtime.create"][6]
     # Only the runtime's side of the package: never the daemon's, nor test fixtures.
     assert not any(n.startswith(("dockyard.daemon", "dockyard.engine")) for n in modules)
     assert "dockyard.util.busybox" not in modules
