@@ -457,6 +457,39 @@ def test_hooks_run_in_order_with_state(
     assert states["prestart"]["pid"] == states["createRuntime"]["pid"] == states["poststart"]["pid"]
 
 
+PRESTART_CGROUP_SCRIPT = """#!/bin/sh
+pid=$(sed -n 's/.*"pid": *\\([0-9]*\\).*/\\1/p')
+cat /proc/$pid/cgroup > "$1"
+pids=$(grep ':pids:' /proc/$pid/cgroup | cut -d: -f3)
+echo "pids.max $(cat /sys/fs/cgroup/pids$pids/pids.max)" >> "$1"
+"""
+
+
+def test_prestart_hook_finds_the_init_in_its_cgroup_with_limits(
+    oci_runtime: h.Runtime, bundle_maker: BundleMaker, cgroup_path: Callable[[], str], compat_dir: Path
+) -> None:
+    """prestart hooks run once the container's cgroup is set up (runtime-spec config.md "prestart"):
+    the init is in it, in every hierarchy, and its limits are in force."""
+    path = cgroup_path()
+    log = compat_dir / "prestart-cgroup"
+    script = compat_dir / "prestart-cgroup.sh"
+    script.write_text(PRESTART_CGROUP_SCRIPT)
+    script.chmod(0o755)
+
+    def hook(cfg: dict[str, Any]) -> None:
+        cfg["linux"]["cgroupsPath"] = path
+        cfg["linux"]["resources"]["pids"] = {"limit": 123}
+        cfg["hooks"] = {"prestart": [{"path": str(script), "args": ["hook", str(log)], "timeout": 10}]}
+
+    oci_runtime.run(bundle_maker(["true"], hook)).check()
+    lines = log.read_text().splitlines()
+    memberships = [line.split(":", 2) for line in lines if not line.startswith("pids.max")]
+    assert memberships, lines
+    for _, controllers, cgroup in memberships:
+        assert cgroup.endswith(path), f"{controllers or 'cgroup2'}: the init is in {cgroup}, not {path}"
+    assert "pids.max 123" in lines
+
+
 # --- cgroups -------------------------------------------------------------------------------------
 
 

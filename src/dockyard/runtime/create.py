@@ -141,7 +141,9 @@ def create(opts: CreateOptions) -> Created:
         if two_stages:
             # Limits before stage A joins (see below for why they must precede any member).
             mgr = _cgroup(opts, linux, layout)
-            _make_cgroup(mgr, linux)
+            mgr.create()
+            if linux.get("resources"):
+                mgr.set_resources(linux["resources"])
             _make_fifo(sd)
         dir_fd = os.open(sd.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         if terminal:
@@ -182,24 +184,24 @@ def create(opts: CreateOptions) -> Created:
             os.close(console_fd)
             console_fd = -1
         if mgr is None:
-            # The init builds its rootfs meanwhile, on the other CPU, and waits for "cgroup_done"
-            # (which brings the cgroup folders its cgroup mounts bind) before the first step that
-            # needs it inside the cgroup (init.CgroupWait). The limits go in before the init
-            # does: a device rule list is written as "deny all" followed by the allowed devices,
-            # and an init inside would see (mknod, open) the gap between. The exec fifo, which
-            # the init opens once ready, is made here too.
+            # The init builds its rootfs meanwhile, on the other CPU (init.CgroupSync): it needs
+            # the cgroup folders for its cgroup mounts, and to be in the cgroup before it runs
+            # anything of the container. The limits go in before the init does: a device rule
+            # list is written as "deny all" followed by the allowed devices, and an init inside
+            # would see (mknod, open) the gap between. The exec fifo, which the init opens once
+            # ready, is made here too.
             mgr = _cgroup(opts, linux, layout)
-            _make_cgroup(mgr, linux)
+            mgr.create()
             _make_fifo(sd)
+            _tell(launch, {"type": "cgroup_made", "paths": mgr.paths()})
+            if linux.get("resources"):
+                mgr.set_resources(linux["resources"])
             try:
                 mgr.add_process(launch.pid_b)
             except SystemFailure:
                 _raise_if_init_failed(launch)  # an init that died first has the error to show
                 raise
-            try:
-                launch.ch.send({"type": "cgroup_done", "paths": mgr.paths()})
-            except BrokenPipeError:
-                pass  # the init failed already: _drive reads its error
+            _tell(launch, {"type": "cgroup_done"})
         manager: cgroups.CgroupManager = mgr
         state: State | None = None
 
@@ -284,11 +286,11 @@ def _cgroup(
     )
 
 
-def _make_cgroup(mgr: cgroups.CgroupManager, linux: dict[str, Any]) -> None:
-    """The container's cgroup made, with its limits in."""
-    mgr.create()
-    if linux.get("resources"):
-        mgr.set_resources(linux["resources"])
+def _tell(launch: Launch, msg: dict[str, Any]) -> None:
+    try:
+        launch.ch.send(msg)
+    except BrokenPipeError:
+        pass  # the init failed already: _drive reads its error
 
 
 def _make_fifo(sd: StateDir) -> None:

@@ -74,8 +74,7 @@ class InitSpec:
         self.new_keyring = new_keyring
         self.annotations: dict[str, str] = annotations if annotations is not None else {}
         # launch.start_init: the runtime makes the cgroup and moves the init into it while the
-        # init builds its rootfs, and says so with a "cgroup_done" message (see CgroupWait);
-        # cgroup_paths is empty until then.
+        # init builds its rootfs (see CgroupSync); cgroup_paths is empty until "cgroup_made".
         self.cgroup_sync = cgroup_sync
 
 
@@ -103,7 +102,7 @@ def run_init(spec: InitSpec, ch: Channel) -> None:
         loopback_up()
     check_lsm(proc, linux)
     fin = Finalizer(proc, linux, linux.get("seccomp"), spec.preserve_fds)
-    cgroup_wait = CgroupWait(ch, spec.cgroup_sync, "cgroup" in spec.new_namespaces, spec.cgroup_paths)
+    cgroup = CgroupSync(ch, spec.cgroup_sync, "cgroup" in spec.new_namespaces, spec.cgroup_paths)
     ctx = rootfs.RootfsContext(
         cfg,
         spec.bundle,
@@ -111,17 +110,17 @@ def run_init(spec: InitSpec, ch: Channel) -> None:
         "cgroup" in spec.new_namespaces,
         spec.cgroup_paths,
         spec.cgroup_mounts,
-        cgroup_ready=cgroup_wait,
+        cgroup_ready=cgroup.made,
     )
     rootfs.prepare(ctx)
-    # In the container's cgroup before any hook or program of the container can run in it.
-    cgroup_wait()
+    hooks = cfg.get("hooks") or {}
+    if spec.wait_for_hooks or hooks.get("createContainer"):
+        cgroup.joined()  # hooks see (and may change) the container's cgroup, as with runc
     if spec.wait_for_hooks:
         ch.send({"type": "hooks"})
         reply = ch.recv()
         if not reply or reply.get("type") != "hooks_done":
             os._exit(1)
-    hooks = cfg.get("hooks") or {}
     if hooks.get("createContainer"):
         hooks_mod.run_hooks("createContainer", hooks, _state_doc(spec, "created"))
     cwd = proc.get("cwd") or "/"
@@ -151,6 +150,7 @@ def run_init(spec: InitSpec, ch: Channel) -> None:
         set_oom_score_adj(proc["oomScoreAdj"])
     if spec.new_keyring:
         _join_new_keyring(spec.container_id)
+    cgroup.joined()
     fin.prepare_privileged()
     fin.drop_privileges()
     reset_signals()
@@ -175,28 +175,46 @@ def run_init(spec: InitSpec, ch: Channel) -> None:
         os._exit(127 if exc.errno == 2 else 126)
 
 
-class CgroupWait:
-    """Called before the first step that needs the init inside its cgroup: a cgroup filesystem
-    mounted (the container's cgroup folders exist then, and a new cgroup namespace is rooted at
-    the right place), a hook run, the program started. With ``sync`` (launch.start_init) that
-    waits for the runtime's "cgroup_done", which brings the cgroup folders (into ``paths``, the
-    dict the rootfs code reads), and then creates the cgroup namespace if asked; without it
-    (stage A joined the cgroup and created the namespaces before forking the init), nothing."""
+class CgroupSync:
+    """The init's side of launch.start_init's cgroup hand-over (``sync``): the runtime makes the
+    cgroup and moves the init into it while the init builds its rootfs, in two messages.
+
+    "cgroup_made" brings the cgroup folders (into ``paths``, the dict the rootfs code reads):
+    needed before a cgroup filesystem is mounted, as those mounts bind the folders (``made``).
+    "cgroup_done" says the init is in the cgroup, its limits already in: needed before anything
+    of the container runs or looks at it (hooks, the program) and before the init gives up its
+    privileges (``joined``). Moving a task takes the kernel a grace period when it is the first
+    move in a while (cgroups/prime.py), so the rootfs gets built during that wait rather than
+    after it. A new cgroup namespace is rooted at the cgroup the init is in when it is created,
+    so with one ``made`` waits for the move, then creates the namespace. Without ``sync`` (stage A
+    joined the cgroup and created the namespaces before forking the init) both are no-ops.
+    """
 
     def __init__(self, ch: Channel, sync: bool, new_cgroupns: bool, paths: dict[str, str]) -> None:
         self.ch = ch
-        self.pending = sync
+        self.heard = 0 if sync else 2  # messages received of the two
         self.new_cgroupns = new_cgroupns
         self.paths = paths
 
-    def __call__(self) -> None:
-        if not self.pending:
-            return
-        self.pending = False
+    def _receive(self, kind: str) -> dict[str, Any]:
         reply = self.ch.recv()
-        if not reply or reply.get("type") != "cgroup_done":
+        if not reply or reply.get("type") != kind:
             os._exit(1)  # the runtime gave up (and reports why)
-        self.paths.update(reply["paths"])
+        self.heard += 1
+        return reply
+
+    def made(self) -> None:
+        if self.new_cgroupns:
+            self.joined()
+        elif self.heard == 0:
+            self.paths.update(self._receive("cgroup_made")["paths"])
+
+    def joined(self) -> None:
+        if self.heard == 2:
+            return
+        if self.heard == 0:
+            self.paths.update(self._receive("cgroup_made")["paths"])
+        self._receive("cgroup_done")
         if self.new_cgroupns:
             sc.unshare(sc.CLONE_NEWCGROUP)
 

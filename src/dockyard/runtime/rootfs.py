@@ -61,7 +61,8 @@ class RootfsContext:
         self.cgroup_paths = cgroup_paths
         # (name inside /sys/fs/cgroup, fstype, mount data) of each host hierarchy
         self.cgroup_mounts = cgroup_mounts
-        # Called before a cgroup filesystem is mounted: the init must be in its cgroup by then.
+        # Called before a cgroup filesystem is mounted: the cgroup folders must exist (and, with a
+        # new cgroup namespace, the init be in its cgroup) by then (init.CgroupSync.made).
         self.cgroup_ready = cgroup_ready
         self.dev_is_bind = False
 
