@@ -12,8 +12,9 @@ module cache file next to the script (codecache.py), or through a normal import 
 2. sys.path as ``site`` would set it for the environment (the package's folder first, recorded
    when the cache was built), without running ``site`` (python -S);
 3. the meta path finder serving the runtime's modules from the cache;
-4. for ``create`` and ``run``, the cgroup migration priming (cgroups/prime.py): its grace period
-   is the longest wait of a container start, so it starts before anything else is imported;
+4. for ``create``, ``run`` and ``exec``, the cgroup migration priming (cgroups/prime.py): its
+   grace period is the longest wait of a container start, so it starts before anything else is
+   imported;
 5. ``cli.main``, then exit through _exit(2), without the interpreter's teardown (freeing every
    module and object one by one).
 
@@ -172,13 +173,11 @@ def boot(data: "memoryview | None", meta: "dict[str, object] | None", cache_path
     if data is not None and meta is not None:
         finder = CachedModules(data, meta["modules"], cache_path)  # type: ignore[arg-type]
         sys.meta_path.insert(0, finder)
-    if "create" in sys.argv or "run" in sys.argv:
-        # Before the package itself is imported: prime.py needs nothing of it. A stray "run" among
-        # other arguments only costs a harmless no-op write.
-        name = "dockyard.runtime.cgroups.prime"
-        if finder is None or not finder.load(name, parents=False):
-            __import__(name)
-        sys.modules[name].prime_migration()
+    # Before the package itself is imported: prime.py needs nothing of it.
+    name = "dockyard.runtime.cgroups.prime"
+    if finder is None or not finder.load(name, parents=False):
+        __import__(name)
+    sys.modules[name].prime_for(sys.argv)
     from dockyard.runtime.cli import main
 
     return main()

@@ -22,6 +22,9 @@ import os
 
 _started = False
 
+#: The verbs that move a process into a container's cgroup: create and run (the init), exec.
+VERBS = ("create", "run", "exec")
+
 
 def _open_own_procs() -> int | None:
     """cgroup.procs of the caller's own cgroup in one hierarchy, opened for writing."""
@@ -55,6 +58,13 @@ def _kick(fd: int, started: _thread.LockType) -> None:
         pass  # priming is an optimisation only: a refusal changes nothing
     finally:
         os.close(fd)
+
+
+def prime_for(argv: list[str]) -> None:
+    """Prime when the command line names a verb of VERBS (a stray argument that looks like one
+    only costs a harmless no-op write)."""
+    if any(verb in argv for verb in VERBS):
+        prime_migration()
 
 
 def prime_migration() -> None:
