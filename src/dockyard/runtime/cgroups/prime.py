@@ -81,7 +81,11 @@ def prime_migration() -> None:
     _started = True
     started = _thread.allocate_lock()
     started.acquire()
-    _thread.start_new_thread(_kick, (fd, started))
+    try:
+        _thread.start_new_thread(_kick, (fd, started))
+    except RuntimeError:  # no thread to be had: the container start merely waits longer
+        os.close(fd)
+        return
     # Wait (GIL released) until the thread runs: a new thread needs the GIL to start, and the
     # busy main thread would otherwise hand it over only after the 5 ms switch interval, so late.
     started.acquire()
