@@ -154,7 +154,8 @@ def events(root: str, container_id: str, stats: bool, interval: str) -> int:
     oom_seen = mgr.oom_kill_count()
     import gc
 
-    gc.enable()  # off for the short start (see the launcher); this loop lasts as the container
+    gc.freeze()  # see run.wait_foreground
+    gc.enable()  # off for the short start (see launcher.py); this loop lasts as the container
     while status(state, sd) != "stopped":
         sample()
         count = mgr.oom_kill_count()

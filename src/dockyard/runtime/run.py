@@ -45,7 +45,11 @@ def wait_foreground(pid: int, console_master_sock: int = -1) -> int:
     import _signal  # type: ignore[import-not-found]  # `signal` would import enum (slow)
     import gc
 
-    gc.enable()  # off for the short start (see the launcher); this wait may last for days
+    # Off for the short start (see launcher.py); this wait may last for days. Everything made so
+    # far is moved out of the collector's sight first: it holds no garbage worth a pass, and the
+    # first pass would otherwise walk all of it (over a millisecond, as the container starts).
+    gc.freeze()
+    gc.enable()
 
     def forward(signum: int, _frame: object) -> None:
         try:
