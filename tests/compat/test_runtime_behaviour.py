@@ -103,6 +103,55 @@ def test_join_network_namespace_by_path(oci_runtime: h.Runtime, bundle_maker: Bu
         assert lines[1:] == ["dyc0", "dyc1", "lo"]
 
 
+def test_join_pid_namespace_by_path(
+    oci_runtime: h.Runtime, bundle_maker: BundleMaker, cgroup_path: Callable[[], str]
+) -> None:
+    """A second container joins the first one's pid namespace (a pod's shared pid namespace)."""
+    first = h.unique_id()
+    oci_runtime.create(_lifecycle_bundle(bundle_maker, cgroup_path), first).check()
+    oci_runtime.start(first).check()
+    pid = oci_runtime.state(first)["pid"]
+    nspath = f"/proc/{pid}/ns/pid"
+
+    def join(cfg: dict[str, Any]) -> None:
+        for ns in cfg["linux"]["namespaces"]:
+            if ns["type"] == "pid":
+                ns["path"] = nspath
+
+    script = "echo $$; readlink /proc/self/ns/pid; tr '\\0' ' ' < /proc/1/cmdline"
+    res = oci_runtime.run(bundle_maker(sh(script), join)).check()
+    lines = res.stdout.splitlines()
+    assert int(lines[0]) > 1  # the namespace's pid 1 is the first container's init
+    assert lines[1] == os.readlink(nspath)
+    assert lines[2].split() == ["sleep", "30"]
+    # The runtime forked later processes into its own pid namespace again, not the container's.
+    assert oci_runtime.state(first)["status"] == "running"
+
+
+def test_new_cgroup_namespace(
+    oci_runtime: h.Runtime, bundle_maker: BundleMaker, cgroup_path: Callable[[], str]
+) -> None:
+    """A cgroup namespace is rooted at the container's own cgroup, in every hierarchy."""
+    path = cgroup_path()
+
+    def cgroupns(cfg: dict[str, Any]) -> None:
+        cfg["linux"]["namespaces"].append({"type": "cgroup"})
+        cfg["linux"]["cgroupsPath"] = path
+
+    script = "readlink /proc/self/ns/cgroup; cat /proc/self/cgroup; "
+    script += "echo procs=$(cat /sys/fs/cgroup/pids/cgroup.procs)"
+    res = oci_runtime.run(bundle_maker(sh(script), cgroupns)).check()
+    lines = res.stdout.splitlines()
+    assert ns_inode(lines[0]) != ns_inode(os.readlink("/proc/self/ns/cgroup"))
+    memberships = [line.split(":", 2) for line in lines[1:] if not line.startswith("procs=")]
+    assert memberships, res.stdout
+    for _, controllers, cgroup in memberships:
+        assert cgroup == "/", f"{controllers or 'cgroup2'}: {cgroup} is not the namespace's root"
+    # The pids hierarchy mounted inside shows the container's cgroup as its root: the init (and
+    # the `cat` reading it) are in it.
+    assert "1" in lines[-1].split("=", 1)[1].split(), res.stdout
+
+
 def test_hostname(oci_runtime: h.Runtime, bundle_maker: BundleMaker) -> None:
     def name(cfg: dict[str, Any]) -> None:
         cfg["hostname"] = "compat-host"
@@ -406,6 +455,39 @@ def test_hooks_run_in_order_with_state(
     # The hooks run in the runtime's namespaces see the container's pid as the host sees it.
     # (createContainer and startContainer run inside: runc reports 1 there.)
     assert states["prestart"]["pid"] == states["createRuntime"]["pid"] == states["poststart"]["pid"]
+
+
+PRESTART_CGROUP_SCRIPT = """#!/bin/sh
+pid=$(sed -n 's/.*"pid": *\\([0-9]*\\).*/\\1/p')
+cat /proc/$pid/cgroup > "$1"
+pids=$(grep ':pids:' /proc/$pid/cgroup | cut -d: -f3)
+echo "pids.max $(cat /sys/fs/cgroup/pids$pids/pids.max)" >> "$1"
+"""
+
+
+def test_prestart_hook_finds_the_init_in_its_cgroup_with_limits(
+    oci_runtime: h.Runtime, bundle_maker: BundleMaker, cgroup_path: Callable[[], str], compat_dir: Path
+) -> None:
+    """prestart hooks run once the container's cgroup is set up (runtime-spec config.md "prestart"):
+    the init is in it, in every hierarchy, and its limits are in force."""
+    path = cgroup_path()
+    log = compat_dir / "prestart-cgroup"
+    script = compat_dir / "prestart-cgroup.sh"
+    script.write_text(PRESTART_CGROUP_SCRIPT)
+    script.chmod(0o755)
+
+    def hook(cfg: dict[str, Any]) -> None:
+        cfg["linux"]["cgroupsPath"] = path
+        cfg["linux"]["resources"]["pids"] = {"limit": 123}
+        cfg["hooks"] = {"prestart": [{"path": str(script), "args": ["hook", str(log)], "timeout": 10}]}
+
+    oci_runtime.run(bundle_maker(["true"], hook)).check()
+    lines = log.read_text().splitlines()
+    memberships = [line.split(":", 2) for line in lines if not line.startswith("pids.max")]
+    assert memberships, lines
+    for _, controllers, cgroup in memberships:
+        assert cgroup.endswith(path), f"{controllers or 'cgroup2'}: the init is in {cgroup}, not {path}"
+    assert "pids.max 123" in lines
 
 
 # --- cgroups -------------------------------------------------------------------------------------

@@ -487,3 +487,19 @@ def test_stats_have_runcs_shape(name: str, bundle: BundleFactory) -> None:
     finally:
         subprocess.run([runc, "--root", root, "delete", "-f", cid], capture_output=True, timeout=30)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_remove_cgroup_never_touches_a_hierarchy_root(tmp_path: Any) -> None:
+    """cgroupsPath "/" makes a hierarchy's root the container's "cgroup": deleting the container
+    must leave it and every cgroup below it (other containers') alone. A tmpfs mount stands in
+    for the hierarchy: rmdir(2) answers a mount point with EBUSY whatever the filesystem."""
+    top = tmp_path / "hierarchy"
+    top.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "dockyard-test", str(top)], check=True)
+    try:
+        (top / "other-container").mkdir()
+        fs.remove_cgroup(str(top))
+        assert (top / "other-container").is_dir()
+        assert os.path.ismount(top)
+    finally:
+        subprocess.run(["umount", str(top)], check=True)

@@ -1,8 +1,10 @@
 """JSON-line messages between the runtime and the processes it forks (one pipe each way).
 
 Messages: {"type": "userns"} / {"type": "maps_done"} (uid/gid maps written by the parent),
-{"type": "pid", "pid": N} (host pid of the container init), {"type": "hooks"} /
-{"type": "hooks_done"} (prestart + createRuntime hooks), {"type": "ready"}, and
+{"type": "pid", "pid": N} (host pid of the container init, from stage A),
+{"type": "cgroup_made", "paths": {hierarchy: folder}} then {"type": "cgroup_done"} (the cgroup
+exists, then the init is in it: launch.start_init),
+{"type": "hooks"} / {"type": "hooks_done"} (prestart + createRuntime hooks), {"type": "ready"}, and
 {"type": "error", "msg": ..., "kind": exception class name}.
 """
 

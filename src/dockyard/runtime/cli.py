@@ -196,12 +196,11 @@ def _one_id(verb: str, args: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if "create" in argv or "run" in argv:
-        # Before anything else: see cgroups/prime.py (a kernel wait we can overlap with our own
-        # start-up). A stray "run" among other arguments only costs a harmless no-op write.
-        from dockyard.runtime.cgroups.prime import prime_migration
+    # Before anything else: see cgroups/prime.py (a kernel wait we can overlap with our own
+    # start-up). Through the launcher, already done.
+    from dockyard.runtime.cgroups.prime import prime_for
 
-        prime_migration()
+    prime_for(argv)
     log = Logger()
     try:
         gflags, rest = parse_flags(argv, GLOBAL_FLAGS)

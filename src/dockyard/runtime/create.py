@@ -10,9 +10,8 @@ import os
 
 from dockyard.errors import ConfigError, InvalidArgument, SystemFailure
 from dockyard.runtime import cgroups, config, hooks
-from dockyard.runtime.cgroups import prime
 from dockyard.runtime.init import InitSpec, run_init
-from dockyard.runtime.launch import Launch, raise_remote, start_stages
+from dockyard.runtime.launch import Launch, needs_two_stages, raise_remote, start_init, start_stages
 from dockyard.runtime.namespaces import NamespacePlan, write_id_maps
 from dockyard.runtime.state import State, StateDir, now_rfc3339, oci_state, process_start_time
 from dockyard.util import syscalls as sc
@@ -138,14 +137,14 @@ def create(opts: CreateOptions) -> Created:
     try:
         # Everything forked from here is not dumpable: see init.py.
         sc.prctl(sc.PR_SET_DUMPABLE, 0)
-        mgr = cgroups.new_manager(
-            linux.get("cgroupsPath"), opts.container_id, systemd=opts.systemd_cgroup, layout=layout
-        )
-        mgr.create()
-        os.mkfifo(sd.fifo, 0o622)
-        # Not left to the umask: an init that switched to a non-root (or user-namespace) uid
-        # still opens the fifo for writing.
-        os.chmod(sd.fifo, 0o622)
+        two_stages = needs_two_stages(plan)
+        if two_stages:
+            # Limits before stage A joins (see below for why they must precede any member).
+            mgr = _cgroup(opts, linux, layout)
+            mgr.create()
+            if linux.get("resources"):
+                mgr.set_resources(linux["resources"])
+            _make_fifo(sd)
         dir_fd = os.open(sd.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         if terminal:
             if opts.console_socket:
@@ -167,46 +166,80 @@ def create(opts: CreateOptions) -> Created:
             preserve_fds=opts.preserve_fds,
             new_namespaces=plan.new,
             userns=plan.any_userns,
-            cgroup_paths=mgr.paths(),
+            cgroup_paths=mgr.paths() if mgr is not None else {},
             cgroup_mounts=cgroup_mounts(layout),
             wait_for_hooks=bool(hk.get("prestart") or hk.get("createRuntime")),
             new_keyring=not opts.no_new_keyring,
             annotations=cfg.get("annotations") or {},
+            cgroup_sync=not two_stages,
         )
-        manager = mgr
-        prime.wait()
-        launch = start_stages(plan, plan.join, lambda: manager.add_process(0), lambda ch: run_init(spec, ch))
+        if mgr is not None:  # two stages
+            staged = mgr
+            launch = start_stages(
+                plan, plan.join, lambda: staged.add_process(0), lambda ch: run_init(spec, ch)
+            )
+        else:
+            launch = start_init(plan, plan.join, lambda ch: run_init(spec, ch))
         if console_fd >= 0:
             os.close(console_fd)
             console_fd = -1
-        if linux.get("resources"):
-            # Applied while stage A moves into the cgroup: on cgroup v1 each move costs about a
-            # millisecond per hierarchy (the kernel's threadgroup rwsem), so doing both at once
-            # on two CPUs hides one behind the other. The limits are in force long before the
-            # container's program runs: that waits for the init's "ready" and then for `start`.
-            mgr.set_resources(linux["resources"])
+        if mgr is None:
+            # The init builds its rootfs meanwhile, on the other CPU (init.CgroupSync): it needs
+            # the cgroup folders for its cgroup mounts, and to be in the cgroup before it runs
+            # anything of the container. The limits go in before the init does: a device rule
+            # list is written as "deny all" followed by the allowed devices, and an init inside
+            # would see (mknod, open) the gap between. The exec fifo, which the init opens once
+            # ready, is made here too.
+            mgr = _cgroup(opts, linux, layout)
+            mgr.create()
+            _make_fifo(sd)
+            _tell(launch, {"type": "cgroup_made", "paths": mgr.paths()})
+            if linux.get("resources"):
+                mgr.set_resources(linux["resources"])
+            try:
+                mgr.add_process(launch.pid_b)
+            except SystemFailure:
+                _raise_if_init_failed(launch)  # an init that died first has the error to show
+                raise
+            _tell(launch, {"type": "cgroup_done"})
+        manager: cgroups.CgroupManager = mgr
+        state: State | None = None
+
+        def record(pid: int, start: int) -> State:
+            st = State(
+                id=opts.container_id,
+                bundle=bundle,
+                rootfs=cfg["root"]["path"],
+                pid=pid,
+                pid_start=start,
+                created=now_rfc3339(),
+                owner="",
+                annotations=cfg.get("annotations") or {},
+                cgroup_paths=manager.paths(),
+                hooks=hk,
+                seccomp=linux.get("seccomp"),
+                no_new_privileges=bool(proc.get("noNewPrivileges")),
+                use_systemd=opts.systemd_cgroup,
+                config_process=proc,
+            )
+            sd.save(st)
+            return st
+
+        early = process_start_time(launch.pid_b) if launch.pid_b else None
+        if early is not None:
+            # The init's pid is known (start_init): write the state now, while the init builds its
+            # rootfs, rather than after. Until create returns, nobody reads it but `delete
+            # --force`, which then finds the init and the cgroup to remove; a failed create
+            # removes it with the rest. (An init that already died has an error to report: the
+            # state waits for _drive to read it.)
+            state = record(launch.pid_b, early)
         _drive(launch, cfg, bundle, opts.container_id)
         pid = launch.pid_b
         start = process_start_time(pid)
         if start is None:
             raise SystemFailure("the container init exited during create")
-        state = State(
-            id=opts.container_id,
-            bundle=bundle,
-            rootfs=cfg["root"]["path"],
-            pid=pid,
-            pid_start=start,
-            created=now_rfc3339(),
-            owner="",
-            annotations=cfg.get("annotations") or {},
-            cgroup_paths=mgr.paths(),
-            hooks=hk,
-            seccomp=linux.get("seccomp"),
-            no_new_privileges=bool(proc.get("noNewPrivileges")),
-            use_systemd=opts.systemd_cgroup,
-            config_process=proc,
-        )
-        sd.save(state)
+        if state is None or state.pid_start != start:
+            state = record(pid, start)
         if opts.pid_file:
             write_atomic(os.path.abspath(opts.pid_file), str(pid).encode(), 0o644)
         return Created(state, sd, console_master=proxy_fd)
@@ -218,6 +251,7 @@ def create(opts: CreateOptions) -> Created:
                 except ProcessLookupError:
                     pass
             launch.reap_a()
+            launch.reap_direct_b()
         if mgr is not None:
             try:
                 mgr.kill_all(9)
@@ -242,6 +276,42 @@ def create(opts: CreateOptions) -> Created:
                     pass
         if launch is not None:
             launch.ch.close()
+
+
+def _cgroup(
+    opts: CreateOptions, linux: dict[str, Any], layout: cgroups.CgroupLayout
+) -> cgroups.CgroupManager:
+    return cgroups.new_manager(
+        linux.get("cgroupsPath"), opts.container_id, systemd=opts.systemd_cgroup, layout=layout
+    )
+
+
+def _tell(launch: Launch, msg: dict[str, Any]) -> None:
+    try:
+        launch.ch.send(msg)
+    except BrokenPipeError:
+        pass  # the init failed already: _drive reads its error
+
+
+def _make_fifo(sd: StateDir) -> None:
+    os.mkfifo(sd.fifo, 0o622)
+    # Not left to the umask: an init that switched to a non-root (or user-namespace) uid still
+    # opens the fifo for writing.
+    os.chmod(sd.fifo, 0o622)
+
+
+def _raise_if_init_failed(launch: Launch) -> None:
+    """If the init (our child, from start_init) has exited, raise the error it reported."""
+    try:
+        pid, _ = os.waitpid(launch.pid_b, os.WNOHANG)
+    except ChildProcessError:
+        return
+    if pid == 0:
+        return  # still alive: the caller's own error stands
+    launch.pid_b = 0  # reaped: never signal that pid again
+    msg = launch.ch.recv()
+    if msg is not None and msg.get("type") == "error":
+        raise_remote(msg)
 
 
 def _drive(launch: Launch, cfg: dict[str, Any], bundle: str, container_id: str) -> None:

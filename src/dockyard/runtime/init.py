@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from dockyard.runtime import hooks as hooks_mod
-from dockyard.runtime import rootfs, tty
+from dockyard.runtime import rootfs
 from dockyard.runtime.channel import Channel
 from dockyard.runtime.process import Finalizer, check_lsm, reset_signals, set_oom_score_adj
 from dockyard.util import syscalls as sc
@@ -28,6 +28,7 @@ class InitSpec:
         "cfg",
         "cgroup_mounts",
         "cgroup_paths",
+        "cgroup_sync",
         "console_fd",
         "container_id",
         "new_keyring",
@@ -56,6 +57,7 @@ class InitSpec:
         new_keyring: bool = True,
         *,
         annotations: dict[str, str] | None = None,
+        cgroup_sync: bool = False,
     ) -> None:
         self.cfg = cfg
         self.bundle = bundle
@@ -71,6 +73,9 @@ class InitSpec:
         self.wait_for_hooks = wait_for_hooks
         self.new_keyring = new_keyring
         self.annotations: dict[str, str] = annotations if annotations is not None else {}
+        # launch.start_init: the runtime makes the cgroup and moves the init into it while the
+        # init builds its rootfs (see CgroupSync); cgroup_paths is empty until "cgroup_made".
+        self.cgroup_sync = cgroup_sync
 
 
 def _state_doc(spec: InitSpec, status: str) -> dict[str, Any]:
@@ -97,19 +102,30 @@ def run_init(spec: InitSpec, ch: Channel) -> None:
         loopback_up()
     check_lsm(proc, linux)
     fin = Finalizer(proc, linux, linux.get("seccomp"), spec.preserve_fds)
+    cgroup = CgroupSync(ch, spec.cgroup_sync, "cgroup" in spec.new_namespaces, spec.cgroup_paths)
     ctx = rootfs.RootfsContext(
-        cfg, spec.bundle, spec.userns, "cgroup" in spec.new_namespaces, spec.cgroup_paths, spec.cgroup_mounts
+        cfg,
+        spec.bundle,
+        spec.userns,
+        "cgroup" in spec.new_namespaces,
+        spec.cgroup_paths,
+        spec.cgroup_mounts,
+        cgroup_ready=cgroup.made,
     )
     rootfs.prepare(ctx)
+    hooks = cfg.get("hooks") or {}
+    if spec.wait_for_hooks or hooks.get("createContainer"):
+        cgroup.joined()  # hooks see (and may change) the container's cgroup, as with runc
     if spec.wait_for_hooks:
         ch.send({"type": "hooks"})
         reply = ch.recv()
         if not reply or reply.get("type") != "hooks_done":
             os._exit(1)
-    hooks = cfg.get("hooks") or {}
     if hooks.get("createContainer"):
         hooks_mod.run_hooks("createContainer", hooks, _state_doc(spec, "created"))
     cwd = proc.get("cwd") or "/"
+    if spec.console_fd >= 0:
+        from dockyard.runtime import tty  # noqa: F401  # setup_console's, loaded before pivot_root
     rootfs.pivot(ctx, spec.no_pivot)
     if spec.console_fd >= 0:
         setup_console(spec.console_fd, proc)
@@ -134,6 +150,7 @@ def run_init(spec: InitSpec, ch: Channel) -> None:
         set_oom_score_adj(proc["oomScoreAdj"])
     if spec.new_keyring:
         _join_new_keyring(spec.container_id)
+    cgroup.joined()
     fin.prepare_privileged()
     fin.drop_privileges()
     reset_signals()
@@ -158,6 +175,50 @@ def run_init(spec: InitSpec, ch: Channel) -> None:
         os._exit(127 if exc.errno == 2 else 126)
 
 
+class CgroupSync:
+    """The init's side of launch.start_init's cgroup hand-over (``sync``): the runtime makes the
+    cgroup and moves the init into it while the init builds its rootfs, in two messages.
+
+    "cgroup_made" brings the cgroup folders (into ``paths``, the dict the rootfs code reads):
+    needed before a cgroup filesystem is mounted, as those mounts bind the folders (``made``).
+    "cgroup_done" says the init is in the cgroup, its limits already in: needed before anything
+    of the container runs or looks at it (hooks, the program) and before the init gives up its
+    privileges (``joined``). Moving a task takes the kernel a grace period when it is the first
+    move in a while (cgroups/prime.py), so the rootfs gets built during that wait rather than
+    after it. A new cgroup namespace is rooted at the cgroup the init is in when it is created,
+    so with one ``made`` waits for the move, then creates the namespace. Without ``sync`` (stage A
+    joined the cgroup and created the namespaces before forking the init) both are no-ops.
+    """
+
+    def __init__(self, ch: Channel, sync: bool, new_cgroupns: bool, paths: dict[str, str]) -> None:
+        self.ch = ch
+        self.heard = 0 if sync else 2  # messages received of the two
+        self.new_cgroupns = new_cgroupns
+        self.paths = paths
+
+    def _receive(self, kind: str) -> dict[str, Any]:
+        reply = self.ch.recv()
+        if not reply or reply.get("type") != kind:
+            os._exit(1)  # the runtime gave up (and reports why)
+        self.heard += 1
+        return reply
+
+    def made(self) -> None:
+        if self.new_cgroupns:
+            self.joined()
+        elif self.heard == 0:
+            self.paths.update(self._receive("cgroup_made")["paths"])
+
+    def joined(self) -> None:
+        if self.heard == 2:
+            return
+        if self.heard == 0:
+            self.paths.update(self._receive("cgroup_made")["paths"])
+        self._receive("cgroup_done")
+        if self.new_cgroupns:
+            sc.unshare(sc.CLONE_NEWCGROUP)
+
+
 def _join_new_keyring(container_id: str) -> None:
     """A session keyring of the container's own, so it never sees the host's keys (runc does too).
 
@@ -172,6 +233,9 @@ def _join_new_keyring(container_id: str) -> None:
 
 
 def setup_console(sock_fd: int, proc: dict[str, Any]) -> None:
+    # Imported by the caller before the host's files went out of reach (pivot_root, setns).
+    from dockyard.runtime import tty
+
     master, slave_path = tty.open_pty()
     slave = os.open(slave_path, os.O_RDWR | os.O_CLOEXEC)
     size = proc.get("consoleSize") or {}

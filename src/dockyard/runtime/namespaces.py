@@ -86,15 +86,17 @@ def write_id_maps(pid: int, linux: dict[str, Any]) -> None:
 def loopback_up() -> None:
     """Bring "lo" up in a fresh network namespace (runc's "loopback" network does the same)."""
     import fcntl
-    import struct
+    import sys
 
     fd = sc.socket_fd(2, 2)  # AF_INET, SOCK_DGRAM: any socket serves for interface ioctls
     try:
         SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
-        req = struct.pack("16sh22x", b"lo", 0)
-        res = fcntl.ioctl(fd, SIOCGIFFLAGS, req)
-        flags = struct.unpack("16sh22x", res)[1]
-        fcntl.ioctl(fd, SIOCSIFFLAGS, struct.pack("16sh22x", b"lo", flags | IFF_UP))
+        # struct ifreq (40 bytes): the name in 16, then a union whose first short is ifr_flags.
+        name = b"lo".ljust(16, b"\0")
+        res = fcntl.ioctl(fd, SIOCGIFFLAGS, name + bytes(24))
+        flags = int.from_bytes(res[16:18], sys.byteorder, signed=True)
+        up = (flags | IFF_UP).to_bytes(2, sys.byteorder, signed=True)
+        fcntl.ioctl(fd, SIOCSIFFLAGS, name + up + bytes(22))
     finally:
         os.close(fd)
 

@@ -37,21 +37,25 @@ def reset_signals() -> None:
 
 
 def apply_rlimits(rlimits: list[dict[str, Any]], field: str = "process.rlimits") -> None:
-    import resource
-
+    inf = sc.RLIM_INFINITY
     for i, rl in enumerate(rlimits):
         kind = RLIMITS[rl["type"]]
-        soft, hard = rl["soft"], rl["hard"]
-        inf = resource.RLIM_INFINITY
-        soft = inf if soft >= (1 << 64) - 1 else soft
-        hard = inf if hard >= (1 << 64) - 1 else hard
+        soft, hard = min(rl["soft"], inf), min(rl["hard"], inf)
         try:
-            resource.setrlimit(kind, (soft, hard))
-        except (ValueError, OSError) as exc:
-            cur = resource.getrlimit(kind)[1]
+            sc.setrlimit(kind, soft, hard)
+        except OSError as exc:
+            # The wording of Python's resource.setrlimit, which this replaces.
+            why = (
+                "not allowed to raise maximum limit"
+                if exc.errno == 1
+                else "current limit exceeds maximum limit"
+                if exc.errno == 22
+                else exc.strerror
+            )
+            cur = sc.getrlimit(kind)[1]
             raise ConfigError(
                 f"{field}[{i}]",
-                f"cannot set {rl['type']} to soft {rl['soft']} hard {rl['hard']}: {exc}; "
+                f"cannot set {rl['type']} to soft {rl['soft']} hard {rl['hard']}: {why}; "
                 f"the runtime's hard limit is {'unlimited' if cur == inf else cur} and raising "
                 "a hard limit needs CAP_SYS_RESOURCE",
             ) from None
@@ -163,8 +167,6 @@ class Finalizer:
         # Built before pivot_root or setns(mount): from then on the host's Python library is out
         # of reach, so every module and shared library the last steps use is loaded here, and the
         # seccomp program is compiled here (libseccomp is dlopen()ed on the host side).
-        import resource  # noqa: F401
-
         from dockyard.runtime import capabilities
 
         self.proc = proc

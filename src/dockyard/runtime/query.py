@@ -152,6 +152,10 @@ def events(root: str, container_id: str, stats: bool, interval: str) -> int:
         return 0
     period = _parse_interval(interval)
     oom_seen = mgr.oom_kill_count()
+    import gc
+
+    gc.freeze()  # see run.wait_foreground
+    gc.enable()  # off for the short start (see launcher.py); this loop lasts as the container
     while status(state, sd) != "stopped":
         sample()
         count = mgr.oom_kill_count()

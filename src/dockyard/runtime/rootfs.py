@@ -4,7 +4,8 @@ Order (as runc's prepareRootfs / finalizeRootfs):
   1. make "/" a slave (or rootfsPropagation) so nothing propagates back to the host;
   2. bind the rootfs onto itself: pivot_root(2) needs new_root to be a mount point;
   3. each config mount, its destination resolved inside the rootfs (paths.secure_join);
-  4. default devices, /dev/ptmx -> pts/ptmx, /dev/fd and std* links;
+  4. default devices, /dev/ptmx -> pts/ptmx, /dev/fd and std* links (before cgroup mounts that
+     end the list, which may have to wait: see _trailing_cgroup_mounts);
   5. (the caller runs createContainer hooks) pivot_root, detach the old root;
   6. after the console and sysctls: readonly paths, masked paths, readonly root.
 """
@@ -26,6 +27,7 @@ from dockyard.util import syscalls as sc
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 DEFAULT_DEVICES = (
@@ -50,6 +52,7 @@ class RootfsContext:
         cgroupns: bool,
         cgroup_paths: dict[str, str],
         cgroup_mounts: list[tuple[str, str, str]],
+        cgroup_ready: Callable[[], None] | None = None,
     ) -> None:
         self.cfg = cfg
         self.root: str = cfg["root"]["path"]
@@ -59,6 +62,9 @@ class RootfsContext:
         self.cgroup_paths = cgroup_paths
         # (name inside /sys/fs/cgroup, fstype, mount data) of each host hierarchy
         self.cgroup_mounts = cgroup_mounts
+        # Called before a cgroup filesystem is mounted: the cgroup folders must exist (and, with a
+        # new cgroup namespace, the init be in its cgroup) by then (init.CgroupSync.made).
+        self.cgroup_ready = cgroup_ready
         self.dev_is_bind = False
 
 
@@ -79,17 +85,48 @@ def prepare(ctx: RootfsContext) -> None:
     pflag = mopts.PROPAGATION[prop if prop.startswith("r") else "r" + prop] | sc.MS_REC
     sc.mount(None, "/", None, pflag | sc.MS_REC, None)
     sc.mount(ctx.root, ctx.root, "bind", sc.MS_BIND | sc.MS_REC, None)
-    for i, m in enumerate(ctx.cfg.get("mounts") or []):
-        try:
-            mount_one(ctx, m)
-        except OSError as exc:
-            raise SystemFailure(
-                f"config.json: mounts[{i}] ({m.get('type') or 'bind'} on {m['destination']}): "
-                f"{exc.strerror or exc}",
-                exc.errno or 0,
-            ) from None
+    mounts = list(enumerate(ctx.cfg.get("mounts") or []))
+    last = _trailing_cgroup_mounts(mounts, linux.get("devices") or [])
+    for i, m in mounts[: len(mounts) - len(last)]:
+        _mount_numbered(ctx, i, m)
     create_devices(ctx)
     setup_dev_links(ctx)
+    for i, m in last:
+        _mount_numbered(ctx, i, m)
+
+
+def _trailing_cgroup_mounts(
+    mounts: list[tuple[int, dict[str, Any]]], devices: list[dict[str, Any]]
+) -> list[tuple[int, dict[str, Any]]]:
+    """The cgroup mounts at the end of the list, when the devices may go in before them.
+
+    A cgroup mount is the one step that waits for the runtime (the cgroup folders, possibly a
+    grace period away: init.CgroupSync); /sys/fs/cgroup, where it goes, is usually the last
+    mount, and the device nodes and links of /dev do not care whether it is there yet. So those
+    are made first, unless a cgroup mount goes under /dev or a device under a cgroup mount.
+    """
+    last: list[tuple[int, dict[str, Any]]] = []
+    for i, m in reversed(mounts):
+        if (m.get("type") or "") != "cgroup":
+            break
+        last.insert(0, (i, m))
+    for _, m in last:
+        dest = "/" + m["destination"].strip("/")
+        under = [d for d in devices if (d.get("path") or "").startswith(dest + "/")]
+        if dest == "/dev" or dest.startswith("/dev/") or under:
+            return []
+    return last
+
+
+def _mount_numbered(ctx: RootfsContext, i: int, m: dict[str, Any]) -> None:
+    try:
+        mount_one(ctx, m)
+    except OSError as exc:
+        raise SystemFailure(
+            f"config.json: mounts[{i}] ({m.get('type') or 'bind'} on {m['destination']}): "
+            f"{exc.strerror or exc}",
+            exc.errno or 0,
+        ) from None
 
 
 def mount_one(ctx: RootfsContext, m: dict[str, Any]) -> None:
@@ -167,6 +204,8 @@ def _mount_cgroup(ctx: RootfsContext, dest: str, opts: mopts.MountOptions) -> No
     mount; without one we bind the container's own cgroup directories instead, so it never sees
     (or writes) its neighbours'.
     """
+    if ctx.cgroup_ready is not None:
+        ctx.cgroup_ready()
     mkdir_all_inside(ctx.root, dest)
     flags = opts.flags & ~sc.MS_BIND
     ro = flags & sc.MS_RDONLY

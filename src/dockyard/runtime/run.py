@@ -43,6 +43,13 @@ def run(opts: CreateOptions, detach: bool = False, keep: bool = False) -> int:
 def wait_foreground(pid: int, console_master_sock: int = -1) -> int:
     """Wait for ``pid`` (our child by subreaping), forwarding signals; its exit code (128+sig)."""
     import _signal  # type: ignore[import-not-found]  # `signal` would import enum (slow)
+    import gc
+
+    # Off for the short start (see launcher.py); this wait may last for days. Everything made so
+    # far is moved out of the collector's sight first: it holds no garbage worth a pass, and the
+    # first pass would otherwise walk all of it (over a millisecond, as the container starts).
+    gc.freeze()
+    gc.enable()
 
     master = -1
 

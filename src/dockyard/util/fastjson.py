@@ -44,7 +44,11 @@ _WS = " \t\n\r"
 
 def loads(data: str | bytes) -> Any:
     """Parse a JSON document; raises ValueError (json.JSONDecodeError) on malformed input."""
-    text = data.decode("utf-8-sig") if isinstance(data, bytes | bytearray) else data
+    if isinstance(data, bytes | bytearray):
+        # What decode("utf-8-sig") does, without importing that codec's module on every start.
+        text = (data[3:] if data.startswith(b"\xef\xbb\xbf") else data).decode("utf-8")
+    else:
+        text = data
     text = text.strip(_WS)
     try:
         value, end = _scan(text, 0)

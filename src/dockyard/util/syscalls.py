@@ -1,16 +1,62 @@
-"""Thin ctypes wrappers for the Linux system calls Python 3.11's ``os`` lacks.
+"""Thin wrappers for the Linux system calls Python 3.11's ``os`` lacks, through ``_ctypes``.
 
 Each wrapper raises ``OSError`` with the errno on failure, exactly as ``os`` functions do, so
-callers handle both alike. Only ctypes and the standard library are used: this module is on the
-start path of ``dockyard-runtime`` and must import quickly.
+callers handle both alike. This module is on the start path of every ``dockyard-runtime`` verb,
+so it uses the C half of ctypes (``_ctypes``) directly: the ``ctypes`` package on top of it costs
+more to import (``struct``, ``types``, sixty type classes) than all the calls made through it. The
+few C types the calls need are declared here the way ``ctypes`` declares its own; callers that
+pass ``ctypes`` objects (seccomp, the BPF device filter) still can, as both share ``_ctypes``.
 """
 
 from __future__ import annotations
 
-import ctypes
+import _ctypes
 import os
 
-_libc = ctypes.CDLL(None, use_errno=True)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import ctypes
+
+
+class _Int(_ctypes._SimpleCData):  # type: ignore[type-arg]  # ctypes.c_int
+    _type_ = "i"
+
+
+class _Long(_ctypes._SimpleCData):  # type: ignore[type-arg]  # ctypes.c_long
+    _type_ = "l"
+
+
+class _ULong(_ctypes._SimpleCData):  # type: ignore[type-arg]  # ctypes.c_ulong (and size_t)
+    _type_ = "L"
+
+
+class _UInt32(_ctypes._SimpleCData):  # type: ignore[type-arg]  # ctypes.c_uint32
+    _type_ = "I"
+
+
+class _CharP(_ctypes._SimpleCData):  # type: ignore[type-arg]  # ctypes.c_char_p: bytes or None (NULL)
+    _type_ = "z"
+
+
+class _LibcFunction(_ctypes.CFuncPtr):
+    # ctypes.CDLL(None, use_errno=True)'s function type: cdecl, errno saved right after the call.
+    _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+
+
+class _Libc:
+    """What a function lookup reads from a ``ctypes.CDLL``: the dlopen(3) handle."""
+
+    # dlopen(NULL): the interpreter's own namespace, libc included (ctypes.CDLL(None) does this).
+    _handle = _ctypes.dlopen(None)  # type: ignore[arg-type]
+
+
+def _function(name: str, restype: type, argtypes: tuple[type, ...] | None = None) -> _LibcFunction:
+    fn = _LibcFunction((name, _Libc))  # type: ignore[arg-type]  # a CDLL stand-in
+    fn.restype = restype
+    if argtypes is not None:
+        fn.argtypes = argtypes
+    return fn
+
 
 # Syscall numbers for calls glibc does not wrap (or wraps only in newer versions).
 _MACHINE = os.uname().machine
@@ -92,15 +138,24 @@ PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_RAISE = 2
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 
-_libc.syscall.restype = ctypes.c_long
-_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
-_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
-_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+_syscall = _function("syscall", _Long)
+_mount = _function("mount", _Int, (_CharP, _CharP, _CharP, _ULong, _CharP))
+_umount2 = _function("umount2", _Int, (_CharP, _Int))
+_prctl = _function("prctl", _Int, (_Int, _ULong, _ULong, _ULong, _ULong))
+_prctl_str = _function("prctl", _Int, (_Int, _CharP, _ULong, _ULong, _ULong))
+_unshare = _function("unshare", _Int, (_Int,))
+_setns = _function("setns", _Int, (_Int, _Int))
+_sethostname = _function("sethostname", _Int, (_CharP, _ULong))
+_setdomainname = _function("setdomainname", _Int, (_CharP, _ULong))
+_personality = _function("personality", _Int, (_ULong,))
+_socket = _function("socket", _Int, (_Int, _Int, _Int))
+_setrlimit = _function("setrlimit", _Int)  # (int, struct rlimit *): an _RLimit array passes as one
+_getrlimit = _function("getrlimit", _Int)
 
 
 def _check(ret: int, what: str, path: str | None = None) -> int:
     if ret < 0:
-        err = ctypes.get_errno()
+        err = _ctypes.get_errno()
         if path is None:
             raise OSError(err, f"{what}: {os.strerror(err)}")
         raise OSError(err, f"{what}: {os.strerror(err)}", path)
@@ -112,113 +167,119 @@ def _b(value: str | None) -> bytes | None:
 
 
 def unshare(flags: int) -> None:
-    _check(_libc.unshare(ctypes.c_int(flags)), "unshare")
+    _check(_unshare(flags), "unshare")
 
 
 def setns(fd: int, nstype: int = 0) -> None:
-    _check(_libc.setns(ctypes.c_int(fd), ctypes.c_int(nstype)), "setns")
+    _check(_setns(fd, nstype), "setns")
 
 
 def mount(
     source: str | None, target: str, fstype: str | None, flags: int = 0, data: str | None = None
 ) -> None:
-    ret = _libc.mount(_b(source), _b(target), _b(fstype), ctypes.c_ulong(flags), _b(data))
+    ret = _mount(_b(source), _b(target), _b(fstype), flags, _b(data))
     _check(ret, f"mount {source or fstype or ''} on {target}", target)
 
 
 def umount2(target: str, flags: int = 0) -> None:
-    _check(_libc.umount2(_b(target), ctypes.c_int(flags)), f"umount {target}", target)
+    _check(_umount2(_b(target), flags), f"umount {target}", target)
 
 
 def pivot_root(new_root: str, put_old: str) -> None:
-    ret = _libc.syscall(ctypes.c_long(NR["pivot_root"]), _b(new_root), _b(put_old))
+    ret = _syscall(NR["pivot_root"], _b(new_root), _b(put_old))
     _check(ret, "pivot_root", new_root)
 
 
 def sethostname(name: str) -> None:
     raw = name.encode()
-    _check(_libc.sethostname(raw, ctypes.c_size_t(len(raw))), "sethostname")
+    _check(_sethostname(raw, len(raw)), "sethostname")
 
 
 def setdomainname(name: str) -> None:
     raw = name.encode()
-    _check(_libc.setdomainname(raw, ctypes.c_size_t(len(raw))), "setdomainname")
+    _check(_setdomainname(raw, len(raw)), "setdomainname")
 
 
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
-    return _check(_libc.prctl(option, arg2, arg3, arg4, arg5), f"prctl({option})")
+    return _check(_prctl(option, arg2, arg3, arg4, arg5), f"prctl({option})")
 
 
 def personality(persona: int) -> int:
-    return _check(_libc.personality(ctypes.c_ulong(persona)), "personality")
+    return _check(_personality(persona), "personality")
 
 
 def syscall(name: str, *args: int | bytes | ctypes.c_void_p) -> int:
-    """Raw syscall by name (for the few calls without a wrapper here)."""
-    return _check(_libc.syscall(ctypes.c_long(NR[name]), *args), name)
+    """Raw syscall by name (for the few calls without a wrapper here).
+
+    Arguments as ctypes passes them without declared types: int as a C int, bytes as a pointer
+    to their data, ctypes objects (``ctypes.c_void_p(...)``, arrays) as themselves.
+    """
+    return _check(_syscall(NR[name], *args), name)
 
 
 def pidfd_open(pid: int) -> int:
-    return syscall("pidfd_open", ctypes.c_int(pid), ctypes.c_uint(0))  # type: ignore[arg-type]
+    return syscall("pidfd_open", pid, 0)
 
 
 def set_name(name: str) -> None:
     """Set the calling thread's name (comm), as ``ps`` shows it."""
-    prctl(PR_SET_NAME, ctypes.cast(ctypes.c_char_p(name.encode()[:15]), ctypes.c_void_p).value or 0)
+    _check(_prctl_str(PR_SET_NAME, name.encode()[:15], 0, 0, 0), "prctl(PR_SET_NAME)")
 
 
 def socket_fd(family: int, kind: int, proto: int = 0) -> int:
     """A bare socket fd (close-on-exec), without importing the ``socket`` module."""
     SOCK_CLOEXEC = 0o2000000
-    return _check(
-        _libc.socket(ctypes.c_int(family), ctypes.c_int(kind | SOCK_CLOEXEC), ctypes.c_int(proto)), "socket"
-    )
+    return _check(_socket(family, kind | SOCK_CLOEXEC, proto), "socket")
 
 
-# capget(2) / capset(2), version 3: two 32-bit words per set (capabilities 0-31, then 32-63).
+# capget(2) / capset(2), version 3: a header {u32 version, int pid}, then two {effective,
+# permitted, inheritable} triples of u32 (capabilities 0-31, then 32-63).
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
-
-
-class _CapHeader(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-
-class _CapData(ctypes.Structure):
-    _fields_ = [
-        ("effective", ctypes.c_uint32),
-        ("permitted", ctypes.c_uint32),
-        ("inheritable", ctypes.c_uint32),
-    ]
+_CapHeader = _UInt32 * 2
+_CapData = _UInt32 * 6
 
 
 def capget(pid: int = 0) -> tuple[int, int, int]:
     """The (effective, permitted, inheritable) sets of ``pid`` (0: the calling thread) as masks."""
     header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, pid)
-    data = (_CapData * 2)()
-    _check(_libc.syscall(ctypes.c_long(NR["capget"]), ctypes.byref(header), data), "capget")
-    return (
-        data[0].effective | data[1].effective << 32,
-        data[0].permitted | data[1].permitted << 32,
-        data[0].inheritable | data[1].inheritable << 32,
-    )
+    data = _CapData()
+    _check(_syscall(NR["capget"], header, data), "capget")
+    return (data[0] | data[3] << 32, data[1] | data[4] << 32, data[2] | data[5] << 32)
 
 
 def capset(effective: int, permitted: int, inheritable: int) -> None:
     """Set the calling thread's effective, permitted and inheritable sets (64-bit masks)."""
     header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
-    data = (_CapData * 2)()
-    for i in (0, 1):
-        shift = 32 * i
-        data[i].effective = (effective >> shift) & 0xFFFFFFFF
-        data[i].permitted = (permitted >> shift) & 0xFFFFFFFF
-        data[i].inheritable = (inheritable >> shift) & 0xFFFFFFFF
-    _check(_libc.syscall(ctypes.c_long(NR["capset"]), ctypes.byref(header), data), "capset")
+    low, high = 0xFFFFFFFF, 32
+    data = _CapData(
+        effective & low,
+        permitted & low,
+        inheritable & low,
+        effective >> high & low,
+        permitted >> high & low,
+        inheritable >> high & low,
+    )
+    _check(_syscall(NR["capset"], header, data), "capset")
+
+
+# struct rlimit: {rlim_cur, rlim_max}, unsigned long each (the ``resource`` module does the same
+# calls, but is one more shared library to load on every start).
+RLIM_INFINITY = (1 << 64) - 1
+_RLimit = _ULong * 2
+
+
+def setrlimit(resource: int, soft: int, hard: int) -> None:
+    _check(_setrlimit(resource, _RLimit(soft, hard)), "setrlimit")
+
+
+def getrlimit(resource: int) -> tuple[int, int]:
+    """(soft, hard); RLIM_INFINITY for no limit."""
+    limits = _RLimit()
+    _check(_getrlimit(resource, limits), "getrlimit")
+    return limits[0], limits[1]
 
 
 def join_session_keyring(name: str) -> None:
     """keyctl(KEYCTL_JOIN_SESSION_KEYRING, name): a new session keyring of that name."""
     KEYCTL_JOIN_SESSION_KEYRING = 1
-    _check(
-        _libc.syscall(ctypes.c_long(NR["keyctl"]), ctypes.c_int(KEYCTL_JOIN_SESSION_KEYRING), name.encode()),
-        "keyctl(JOIN_SESSION_KEYRING)",
-    )
+    _check(_syscall(NR["keyctl"], KEYCTL_JOIN_SESSION_KEYRING, name.encode()), "keyctl(JOIN_SESSION_KEYRING)")

@@ -17,7 +17,9 @@ MAX_UINT64 = (1 << 64) - 1
 
 
 def read(folder: str, name: str) -> str:
-    with open(os.path.join(folder, name), encoding="ascii", errors="replace") as f:
+    # Control files are ASCII; UTF-8 reads them alike and its codec is loaded at start-up (the
+    # "ascii" one would be imported from the standard library on first use).
+    with open(os.path.join(folder, name), encoding="utf-8", errors="replace") as f:
         return f.read()
 
 
@@ -147,12 +149,26 @@ def subdirs_deepest_first(folder: str) -> list[str]:
 
 
 def remove_cgroup(folder: str) -> None:
-    """rmdir ``folder`` and every cgroup below it; nothing to do when it is already gone.
+    """rmdir ``folder`` and every cgroup below it; nothing to do when it is already gone, nor
+    when it is a hierarchy's root (a mount point).
 
     A cgroup is removable once it has no live task and no child; a task that was just killed may
     still be exiting, so EBUSY is retried for a short while (runc: 5 tries, 10 ms doubling) and
     then raised as OSError for the caller to retry or report.
     """
+    # The usual case first: a leaf cgroup whose tasks are gone goes with one rmdir(2), without
+    # listing the folder (it holds dozens of control files, which rmdir ignores). A mount point
+    # (a hierarchy's root, for cgroupsPath "/") refuses rmdir with EBUSY whatever it holds.
+    try:
+        os.rmdir(folder)
+        return
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        if exc.errno not in (errno.EBUSY, errno.ENOTEMPTY):
+            raise
+    if os.path.ismount(folder):
+        return  # a hierarchy's root: never ours to remove, nor what lies below it
     delay = 0.01
     for attempt in range(6):
         busy: OSError | None = None

@@ -67,7 +67,7 @@ class CgroupLayout:
         if self.unified is None:
             return []
         try:
-            with open(os.path.join(self.unified, "cgroup.controllers"), encoding="ascii") as f:
+            with open(os.path.join(self.unified, "cgroup.controllers"), encoding="utf-8") as f:
                 return f.read().split()
         except OSError:
             return []

