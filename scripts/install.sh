@@ -112,11 +112,17 @@ fi
 # write them, and recompiles in memory only a module changed since.
 "$VENV/bin/python" -m compileall -q -j 0 src >/dev/null
 
-# The launcher's first line re-executes it with the venv's Python and -S through /bin/sh (pip
-# copies it as written). Inside this venv we know the interpreter: point the shebang at it
-# directly and save that shell hop on every container operation. The script works either way.
-for launcher in "$VENV/bin/dockyard" "$VENV/bin/dockyard-runtime"; do
-	if [ -f "$launcher" ] && [ "$(head -c 9 "$launcher")" = '#!/bin/sh' ]; then
-		sed -i "1s|.*|#!$VENV/bin/python3 -S|" "$launcher"
-	fi
+# The launchers' first line re-executes them with the venv's Python and -S through /bin/sh. pip
+# copies them only when it installs, so copy them again from bin/ every time (an edited launcher
+# takes effect without a reinstall). Inside this venv we know the interpreter: point the shebang
+# at it directly and save that shell hop on every container operation. The scripts work either way.
+for name in dockyard dockyard-runtime; do
+	install -m 755 "bin/$name" "$VENV/bin/$name.new"
+	sed -i "1s|.*|#!$VENV/bin/python3 -S|" "$VENV/bin/$name.new"
+	mv -f "$VENV/bin/$name.new" "$VENV/bin/$name"
 done
+
+# The runtime's module cache, next to its launcher: every module a container start needs, compiled
+# into one file read with one open (dockyard/runtime/codecache.py). Entries are checked against
+# their sources' mtime and size, so a stale cache is only slower, never wrong.
+"$VENV/bin/python" -m dockyard.runtime.codecache "$VENV/bin/dockyard-runtime" >/dev/null
