@@ -87,6 +87,27 @@ def test_copy_into_a_running_container(client: Any) -> None:
     assert (code, out) == (0, b"copied in\n1000:1000 640\n")
 
 
+def test_copy_uid_gid_gives_files_the_containers_user(daemon: InprocDaemon, client: Any) -> None:
+    """`docker cp -a` (copyUIDGID=1): new files belong to the container's user (Config.User,
+    by name through its /etc/passwd), not to the uid/gid in the tar."""
+    c = client.containers.run("busybox", ["sleep", "1000"], detach=True, user="nobody")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.connect(str(daemon.socket))
+    body = tar_of({"owned.txt": b"x\n"})
+    head = (
+        f"PUT /containers/{c.id}/archive?path=/tmp&copyUIDGID=1 HTTP/1.1\r\nHost: d\r\n"
+        f"Content-Type: application/x-tar\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    sock.sendall(head.encode() + body)
+    answer = b""
+    while chunk := sock.recv(65536):
+        answer += chunk
+    sock.close()
+    assert answer.startswith(b"HTTP/1.1 200"), answer
+    code, out = c.exec_run(["stat", "-c", "%u:%g", "/tmp/owned.txt"])
+    assert (code, out) == (0, b"65534:65534\n")
+
+
 def test_stopped_container_and_its_volume(client: Any) -> None:
     vol = client.volumes.create(f"cp{os.getpid()}").name
     c = client.containers.create("busybox", ["cat", "/data/note", "/root/note"], volumes=[f"{vol}:/data"])

@@ -222,3 +222,14 @@ def test_sigterm_removes_pidfile_and_socket_and_sighup_reloads(tmp_path: Path) -
         assert not pidfile.exists()
         assert not d.socket.exists()
         assert "Daemon shutdown complete" in d.log()
+
+
+def test_default_runtime_given_as_a_path_runs_containers(tmp_path: Path) -> None:
+    runc = "/usr/sbin/runc"
+    with DockyardDaemon("--runtime", runc, root=str(tmp_path / "d")) as d:
+        d.bootstrap()
+        res = d.docker("run", "--rm", "busybox", "echo", "via-path")
+        assert res.stdout == "via-path\n"
+        cid = d.docker("create", "busybox", "true").stdout.strip()
+        assert d.docker("inspect", "-f", "{{.HostConfig.Runtime}}", cid).stdout.strip() == runc
+        d.docker("rm", cid)

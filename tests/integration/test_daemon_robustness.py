@@ -157,7 +157,9 @@ def test_unknown_container_is_404_everywhere(d: DockyardDaemon) -> None:
 
 
 def test_bad_image_reference_is_400(d: DockyardDaemon) -> None:
-    for ref in ("Not//Valid::ref", "UPPER/case", "busybox:bad tag", ":latest"):
+    # "UPPER/case" would be valid: an upper-case first component is a registry host (as in
+    # distribution/reference); a single upper-case name is not.
+    for ref in ("Not//Valid::ref", "UPPERCASE", "library/Busybox", "busybox:bad tag", ":latest"):
         body = json.dumps({"Image": ref, "Cmd": ["true"]}).encode()
         message = error_of(d, "POST", "/containers/create", body, 400)
         assert "invalid reference format" in message, (ref, message)

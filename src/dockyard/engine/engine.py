@@ -101,7 +101,7 @@ class Engine:
         self._runtime_paths: dict[str, str] = {}
         from dockyard.engine.volumes import VolumeStore
 
-        self.volumes = VolumeStore(self.db.connection, self.data_root)
+        self.volumes = VolumeStore(self.db.connection, self.data_root, self.events)
         from dockyard.engine.exec import ExecManager
 
         self.execs = ExecManager(
@@ -117,7 +117,9 @@ class Engine:
         return item
 
     def runtime_names(self) -> tuple[str, ...]:
-        return ("dockyard", "runc", "crun", *self.options.runtimes)
+        names = ("dockyard", "runc", "crun", *self.options.runtimes)
+        # A default runtime given as a path is a runtime of its own (the daemon checked it).
+        return names if self.options.default_runtime in names else (*names, self.options.default_runtime)
 
     def runtime_prefix(self, name: str) -> list[str]:
         path = self._runtime_paths.get(name)
@@ -151,6 +153,18 @@ class Engine:
 
     def _container_dir(self, c: Container) -> Path:
         return self.data_root / "containers" / c.id
+
+    def _publish_network(self, c: Container, action: str) -> None:
+        """dockerd's network "connect"/"disconnect" events: the network is the actor."""
+        from dockyard.network.sandbox import MODES
+
+        name = MODES.get(str(c.network.get("mode") or ""), "")
+        if not name:
+            return
+        network_id = str(c.network.get("network_id") or self.network_ids().get(name, name))
+        self.events.publish(
+            "network", action, network_id, {"container": c.id, "name": name, "type": _DRIVERS.get(name, name)}
+        )
 
     def network_ids(self) -> dict[str, str]:
         try:
@@ -568,6 +582,7 @@ class Engine:
             return other_ns, files
         sandbox = self.network.create_sandbox(c.id, mode, config.get("Hostname") or "")
         c.network = sandbox.to_json()
+        self._publish_network(c, "connect")
         written = self.network.write_files(
             c.id,
             sandbox,
@@ -607,6 +622,19 @@ class Engine:
             source = self.volumes.acquire(mp.name, c.id)
             live.acquired.append(mp.name)
             mp.source = source
+            # dockerd's "mount" event as the container starts with the volume (daemon/volumes.go).
+            self.events.publish(
+                "volume",
+                "mount",
+                mp.name,
+                {
+                    "container": c.id,
+                    "destination": mp.destination,
+                    "driver": mp.driver or "local",
+                    "propagation": mp.propagation,
+                    "read/write": "true" if mp.rw else "false",
+                },
+            )
             if not mp.no_copy:
                 from dockyard.runtime.paths import secure_join
 
@@ -756,6 +784,8 @@ class Engine:
         ]
         if "shared_with" not in c.network:
             steps.append(asyncio.to_thread(self.network.remove_sandbox, c.id))
+            if c.network:
+                self._publish_network(c, "disconnect")
         for name in live.acquired:
             steps.append(asyncio.to_thread(self.volumes.release, name, c.id))
         live.acquired = []
@@ -1253,11 +1283,24 @@ class Engine:
         c = self.get(ref)
         fs_mounts = [FSMount(mp.destination, mp.source, not mp.rw) for mp in c.mounts if mp.type != "tmpfs"]
         readonly = bool(c.host_config.get("ReadonlyRootfs"))
+        spec = str(c.config.get("User") or "")
+
+        def owner(root: str) -> tuple[int, int] | None:
+            # `docker cp -a` (copyUIDGID) gives new files the container's user, as dockerd does.
+            if not spec:
+                return 0, 0
+            try:
+                u = resolve_user(root, spec)
+            except DockyardError:
+                return None  # a user the container does not know: the tar's owners stay
+            return u.uid, u.gid
+
         if c.state.status in ("running", "paused") and c.state.pid:
-            yield ContainerFS(c.bare_name, f"/proc/{c.state.pid}/root", fs_mounts, True, readonly)
+            root = f"/proc/{c.state.pid}/root"
+            yield ContainerFS(c.bare_name, root, fs_mounts, True, readonly, owner(root))
             return
         async with self.mounted_rootfs(c) as rootfs:
-            yield ContainerFS(c.bare_name, str(rootfs), fs_mounts, False, readonly)
+            yield ContainerFS(c.bare_name, str(rootfs), fs_mounts, False, readonly, owner(str(rootfs)))
 
     async def commit(
         self,
@@ -1363,6 +1406,7 @@ class Engine:
             working_dir=c.config.get("WorkingDir") or "",
             user=c.config.get("User") or "",
             labels=dict(c.config.get("Labels") or {}),
+            runtime=list(c.runtime_argv) or None,
         )
 
     async def exec_create(self, ref: str, config: dict[str, Any]) -> str:
@@ -1395,6 +1439,9 @@ class Engine:
     def volumes_df(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self.volumes.list_with_usage(lambda n: len(self._volume_users(n)))
         return result
+
+
+_DRIVERS = {"none": "null"}  # the built-in networks' drivers, where they differ from the name
 
 
 def _label_match(item: str, labels: dict[str, str]) -> bool:

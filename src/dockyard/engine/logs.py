@@ -424,6 +424,14 @@ async def read_logs(
                     cur = nxt
                     stuck = 0
                     continue
+                if follow and exited():
+                    # The writer is done (it flushed before the exit was recorded), so no rotation
+                    # is under way: the log was removed with its container. What we hold is all.
+                    for item in emit(cur.lines()):
+                        if item is None:
+                            return
+                        yield item
+                    return
                 # In the middle of a rotation (a name missing for an instant), or the log was
                 # removed: try again, but not forever when not following.
                 stuck += 1

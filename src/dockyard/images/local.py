@@ -6,8 +6,10 @@ the blob digest is the diff id, nothing is compressed twice, and registries take
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
     from dockyard.images.service import ImageService
 
 BUSYBOX_REF = "busybox:latest"
-#: The bootstrap image's timestamps: fixed, so the same busybox bytes give the same image id.
+#: The bootstrap image's layer timestamps: fixed, so the same busybox bytes give the same layer.
 EPOCH = "1970-01-01T00:00:00Z"
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -77,13 +79,16 @@ def bootstrap_busybox(svc: ImageService) -> str:
         )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    # The image's date is the busybox binary's (the Debian package's build time, as dpkg set
+    # it): the same package gives the same image id, and `images` does not say "56 years ago".
+    created = _rfc3339(os.stat(busybox.find_busybox()).st_mtime)
     host = oci_platform.host()
     config: dict[str, Any] = {
         "architecture": host.architecture,
         "os": "linux",
         "config": {"Env": [DEFAULT_PATH], "Cmd": ["sh"]},
-        "created": EPOCH,
-        "history": [{"created": EPOCH, "created_by": "dockyard image bootstrap (busybox-static)"}],
+        "created": created,
+        "history": [{"created": created, "created_by": "dockyard image bootstrap (busybox-static)"}],
         "rootfs": {"type": "layers", "diff_ids": [layer.diff_id]},
     }
     if host.variant:
@@ -92,6 +97,10 @@ def bootstrap_busybox(svc: ImageService) -> str:
     with svc.lock:
         svc.set_tag(image_id, reference.parse(BUSYBOX_REF))
     return image_id
+
+
+def _rfc3339(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(seconds)))
 
 
 def commit(

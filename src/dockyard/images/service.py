@@ -151,6 +151,24 @@ class ImageService:
     def summary(self, image: Image) -> dict[str, Any]:
         return inspect_mod.image_summary(self, image)
 
+    def df(self, containers_by_image: dict[str, int]) -> tuple[int, builtins.list[dict[str, Any]]]:
+        """(LayersSize, image summaries) for /system/df: each layer counted once in LayersSize;
+        an image's SharedSize is the size of its layers that another image also uses."""
+        images = self.images()
+        users: dict[str, int] = {}
+        sizes: dict[str, int] = {}
+        for img in images:
+            for la in {la.chain_id: la for la in img.layers}.values():
+                users[la.chain_id] = users.get(la.chain_id, 0) + 1
+                sizes[la.chain_id] = la.size
+        out = []
+        for img in images:
+            summary = inspect_mod.image_summary(self, img)
+            summary["SharedSize"] = sum(la.size for la in img.layers if users[la.chain_id] > 1)
+            summary["Containers"] = containers_by_image.get(img.id, 0)
+            out.append(summary)
+        return sum(sizes.values()), out
+
     def history(self, name: str) -> builtins.list[dict[str, Any]]:
         return inspect_mod.history(self, self.resolve(name))
 
@@ -309,6 +327,11 @@ class ImageService:
         from dockyard.images import pull
 
         return pull.pull(self, ref, auth, platform)
+
+    async def login(self, server_address: str, username: str, password: str) -> str:
+        from dockyard.images import login
+
+        return await login.login(server_address, username, password, offline_domains=self.offline_domains)
 
     def push(self, ref: str, auth: dict[str, Any] | None) -> AsyncIterator[dict[str, Any]]:
         from dockyard.images import push

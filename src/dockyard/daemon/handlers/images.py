@@ -23,6 +23,7 @@ from aiohttp import web
 
 from dockyard.daemon.app import context
 from dockyard.daemon.http import JSON, bool_param, filters_param, json_response, str_param
+from dockyard.daemon.version import as_tuple
 from dockyard.errors import DockyardError, InvalidArgument
 
 _BATCH = 1 << 20
@@ -60,8 +61,21 @@ def _name(request: web.Request) -> str:
     return request.match_info["name"]
 
 
-async def _stream(request: web.Request, items: AsyncIterator[dict[str, Any]]) -> web.StreamResponse:
-    """Stream JSON messages; the first is awaited before the response starts (see module doc)."""
+def _publish(request: web.Request, action: str, actor_id: str, name: str) -> None:
+    """An image event as dockerd logs it (daemon/images/image_events.go): the actor is the image
+    id (the reference for pull and push) and ``name`` the reference or id the client used."""
+    events = context(request).events
+    if events is not None:
+        events.publish("image", action, actor_id, {"name": name})
+
+
+async def _stream(
+    request: web.Request,
+    items: AsyncIterator[dict[str, Any]],
+    on_success: Callable[[], None] | None = None,
+) -> web.StreamResponse:
+    """Stream JSON messages; the first is awaited before the response starts (see module doc).
+    ``on_success`` runs when every message was produced without an error."""
     try:
         first = await items.__anext__()
     except StopAsyncIteration:
@@ -73,6 +87,8 @@ async def _stream(request: web.Request, items: AsyncIterator[dict[str, Any]]) ->
             await resp.write(_line(first))
         async for item in items:
             await resp.write(_line(item))
+        if on_success is not None:
+            on_success()
     except (ConnectionResetError, ConnectionError):
         return resp  # the client went away: the producer is closed by the async-for cleanup
     except DockyardError as e:
@@ -131,7 +147,20 @@ async def create(request: web.Request) -> web.StreamResponse:
     ref = image
     if tag:
         ref += ("@" if ":" in tag and tag.split(":")[0].startswith("sha") else ":") + tag
-    return await _stream(request, svc.pull(ref, registry_auth(request), str_param(request, "platform")))
+    return await _stream(
+        request,
+        svc.pull(ref, registry_auth(request), str_param(request, "platform")),
+        lambda: _publish(request, "pull", _familiar(ref), _familiar(ref)),
+    )
+
+
+def _familiar(ref: str) -> str:
+    from dockyard.oci import reference
+
+    try:
+        return reference.parse(ref).familiar()
+    except InvalidArgument:
+        return ref
 
 
 async def _import(request: web.Request, svc: Any, from_src: str) -> web.StreamResponse:
@@ -155,12 +184,19 @@ async def _import(request: web.Request, svc: Any, from_src: str) -> web.StreamRe
         image_id = await asyncio.to_thread(run)
     finally:
         path.unlink(missing_ok=True)
+    _publish(request, "import", image_id, image_id)
     return web.Response(body=_line({"status": image_id}), content_type=JSON)
 
 
 async def inspect(request: web.Request) -> web.StreamResponse:
     svc = _images(request)
-    return json_response(await asyncio.to_thread(svc.inspect, _name(request)))
+    out = await asyncio.to_thread(svc.inspect, _name(request))
+    version = request.match_info.get("version")
+    if version is None or as_tuple(version) >= (1, 45):
+        # API 1.45 dropped the legacy builder's fields (dockerd still sends them to older clients).
+        out.pop("Container", None)
+        out.pop("ContainerConfig", None)
+    return json_response(out)
 
 
 async def history(request: web.Request) -> web.StreamResponse:
@@ -173,12 +209,16 @@ async def tag(request: web.Request) -> web.StreamResponse:
     repo = str_param(request, "repo")
     if not repo:
         raise InvalidArgument("missing repo: give the repository to tag the image into")
-    await asyncio.to_thread(svc.tag, _name(request), repo, str_param(request, "tag") or None)
+    tag_name = str_param(request, "tag") or None
+    await asyncio.to_thread(svc.tag, _name(request), repo, tag_name)
+    image_id = await asyncio.to_thread(svc.resolve_id, _name(request))
+    _publish(request, "tag", image_id or _name(request), _familiar(f"{repo}:{tag_name or 'latest'}"))
     return web.Response(status=201)
 
 
 async def remove(request: web.Request) -> web.StreamResponse:
     svc = _images(request)
+    image_id = await asyncio.to_thread(svc.resolve_id, _name(request))
     records = await asyncio.to_thread(
         svc.remove,
         _name(request),
@@ -186,7 +226,18 @@ async def remove(request: web.Request) -> web.StreamResponse:
         bool_param(request, "noprune"),
         _in_use(request),
     )
+    _publish_removals(request, records, image_id)
     return json_response(records)
+
+
+def _publish_removals(request: web.Request, records: list[dict[str, Any]], image_id: str | None) -> None:
+    deleted = [r["Deleted"] for r in records if r.get("Deleted")]
+    for r in records:
+        if r.get("Untagged"):
+            actor = image_id or (deleted[0] if deleted else r["Untagged"])
+            _publish(request, "untag", actor, actor)
+    for image_id in deleted:
+        _publish(request, "delete", image_id, image_id)
 
 
 async def prune(request: web.Request) -> web.StreamResponse:
@@ -196,6 +247,10 @@ async def prune(request: web.Request) -> web.StreamResponse:
     if "dangling" in filters:
         dangling = filters.pop("dangling")[-1].lower() in ("1", "true")
     report = await asyncio.to_thread(svc.prune, dangling, filters, _in_use(request))
+    _publish_removals(request, list(report.get("ImagesDeleted") or []), None)
+    events = context(request).events
+    if events is not None:
+        events.publish("image", "prune", "", {"reclaimed": str(report.get("SpaceReclaimed", 0))})
     return json_response(report)
 
 
@@ -227,12 +282,16 @@ async def get_many(request: web.Request) -> web.StreamResponse:
     svc = _images(request)
     names = request.query.getall("names", [])
     chunks = await asyncio.to_thread(svc.save, names)
+    for name in names:
+        _publish(request, "save", await asyncio.to_thread(svc.resolve_id, name) or name, name)
     return await _send_tar(request, chunks)
 
 
 async def get_one(request: web.Request) -> web.StreamResponse:
     svc = _images(request)
     chunks = await asyncio.to_thread(svc.save, [_name(request)])
+    name = _name(request)
+    _publish(request, "save", await asyncio.to_thread(svc.resolve_id, name) or name, name)
     return await _send_tar(request, chunks)
 
 
@@ -244,6 +303,11 @@ async def load(request: web.Request) -> web.StreamResponse:
     async def messages() -> AsyncIterator[dict[str, Any]]:
         with open(path, "rb") as f:
             async for msg in _aiter_sync(iter(svc.load(f))):
+                loaded = str(msg.get("stream") or "")
+                for prefix in ("Loaded image: ", "Loaded image ID: "):
+                    if loaded.startswith(prefix):
+                        name = loaded[len(prefix) :].strip()
+                        _publish(request, "load", await asyncio.to_thread(svc.resolve_id, name) or name, name)
                 if quiet and "stream" not in msg:
                     continue
                 yield msg
@@ -259,7 +323,9 @@ async def push(request: web.Request) -> web.StreamResponse:
     name = _name(request)
     tag = str_param(request, "tag")
     ref = f"{name}:{tag}" if tag else name
-    return await _stream(request, svc.push(ref, registry_auth(request)))
+    return await _stream(
+        request, svc.push(ref, registry_auth(request)), lambda: _publish(request, "push", ref, ref)
+    )
 
 
 def routes(ctx: object) -> list[web.RouteDef]:

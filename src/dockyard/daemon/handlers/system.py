@@ -6,6 +6,7 @@ later request (the docker CLI negotiates down to it), so these answers must be c
 
 from __future__ import annotations
 
+import asyncio
 import os
 import platform
 import socket
@@ -232,10 +233,15 @@ def _daemon_id(data_root: Any) -> str:
 
 async def system_df(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
-    images = ctx.images.df() if ctx.images is not None and hasattr(ctx.images, "df") else []
-    containers = ctx.engine.df() if ctx.engine is not None and hasattr(ctx.engine, "df") else []
-    volumes = ctx.engine.volumes_df() if ctx.engine is not None and hasattr(ctx.engine, "volumes_df") else []
-    layers_size = sum(int(i.get("Size", 0)) for i in images)
+    engine, images_svc = ctx.engine, ctx.images
+    containers = await asyncio.to_thread(engine.df) if engine is not None else []
+    volumes = await asyncio.to_thread(engine.volumes_df) if engine is not None else []
+    by_image: dict[str, int] = {}
+    for c in containers:
+        by_image[c["ImageID"]] = by_image.get(c["ImageID"], 0) + 1
+    layers_size, images = (
+        await asyncio.to_thread(images_svc.df, by_image) if images_svc is not None else (0, [])
+    )
     return json_response(
         {
             "LayersSize": layers_size,

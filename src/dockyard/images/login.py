@@ -1,0 +1,44 @@
+"""``docker login`` on the daemon's side (POST /auth): check credentials against a registry.
+
+As dockerd: the registry's /v2/ is asked with the credentials, answering its challenge (Basic,
+or a Bearer token fetched from its token server with the credentials and no scope). A 200 at
+the end is "Login Succeeded"; a refusal is 401 with the registry's words. Nothing is stored on
+the daemon's side: the client keeps the credentials (config.json) and sends them with each
+pull and push.
+"""
+
+from __future__ import annotations
+
+from dockyard.distribution.auth import Credentials
+from dockyard.distribution.client import RegistryClient
+from dockyard.errors import InvalidArgument
+from dockyard.oci import reference
+
+LOGIN_SUCCEEDED = "Login Succeeded"
+_HUB_ADDRESSES = {"index.docker.io", "registry-1.docker.io", "docker.io"}
+
+
+def registry_domain(server_address: str) -> str:
+    """``https://index.docker.io/v1/``, ``http://127.0.0.1:5000``, ``127.0.0.1:5000/v2/`` -> domain."""
+    text = server_address.strip()
+    for scheme in ("https://", "http://"):
+        if text.startswith(scheme):
+            text = text[len(scheme) :]
+            break
+    domain = text.split("/", 1)[0]
+    if not domain:
+        raise InvalidArgument(f"invalid registry address {server_address!r}: give a host[:port]")
+    return reference.DEFAULT_DOMAIN if domain in _HUB_ADDRESSES else domain
+
+
+async def login(server_address: str, username: str, password: str, *, offline_domains: frozenset[str]) -> str:
+    if not username or not password:
+        raise InvalidArgument("login needs a username and a password (or a token as the password)")
+    domain = registry_domain(server_address)
+    credentials = Credentials(username=username, password=password)
+    async with RegistryClient(
+        domain, credentials, offline_domains=offline_domains, what=f"log in to {domain}"
+    ) as client:
+        resp = await client.request("GET", "/v2/", scope=None, ok=(200,), what=f"login to {domain}")
+        resp.release()
+    return LOGIN_SUCCEEDED
