@@ -124,6 +124,10 @@ def test_exit_codes_as_docker(d: DockyardDaemon) -> None:
 def test_piped_stdin(d: DockyardDaemon) -> None:
     res = d.docker("run", "--rm", "-i", "busybox", "sh", "-c", "cat; echo done", input=b"hi\nthere\n")
     assert res.stdout == "hi\nthere\ndone\n"
+    # Without a TTY the detach keys (ctrl-p ctrl-q) are plain bytes of the input, as in dockerd.
+    data = b"a\x10\x11b" * 50000
+    res = d.docker("run", "--rm", "-i", "busybox", "sh", "-c", "wc -c; exit 7", input=data, check=False)
+    assert (res.returncode, res.stdout.strip()) == (7, str(len(data)))
 
 
 @pytest.mark.parametrize("cli", CLIENTS)

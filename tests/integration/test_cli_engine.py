@@ -2,9 +2,9 @@
 
 Every ``tests/integration/test_cli_*.py`` test takes ``cli_engine`` and drives our CLI
 (``python -m dockyard -H unix://SOCKET ...``) against it. The engines are listed in
-``ENGINES``: the real dockerd (Debian's docker.io, on private paths: ``tests/compat/engines.py``)
-by default; ``DOCKYARD_CLI_ENGINES=dockerd,dockyard`` adds ``dockyard`` (tests/conftest.py's
-``dockyard_daemon``), and every CLI test then runs against both.
+``ENGINES``: by default both the real dockerd (Debian's docker.io, on private paths:
+``tests/compat/engines.py``) and ``dockyard`` (tests/conftest.py's ``dockyard_daemon``), so every
+CLI test shows the same behaviour on both; ``DOCKYARD_CLI_ENGINES`` picks (``dockyard``, ``dockerd``).
 
 Each engine holds ``busybox:latest`` (busybox-static, ``CMD ["sh"]``) and nothing from the
 internet. One engine per pytest process serves all the CLI test modules (kept on the pytest
@@ -30,8 +30,8 @@ import pytest
 
 pytestmark = [pytest.mark.root]
 
-#: the engines every CLI test runs against; DOCKYARD_CLI_ENGINES=dockerd,dockyard adds our daemon
-ENGINES = [name for name in os.environ.get("DOCKYARD_CLI_ENGINES", "dockerd").split(",") if name]
+#: the engines every CLI test runs against (DOCKYARD_CLI_ENGINES=dockyard for ours alone)
+ENGINES = [name for name in os.environ.get("DOCKYARD_CLI_ENGINES", "dockerd,dockyard").split(",") if name]
 IMAGE = "busybox:latest"
 _COUNTER = itertools.count()
 

@@ -1323,17 +1323,20 @@ class Engine:
             merged = dict(c.config)
             if config:
                 merged.update({k: v for k, v in config.items() if v is not None})
-            image_id: str = await asyncio.to_thread(
-                self.images.commit,
-                c.id,
-                c.image_id or None,
-                merged,
-                comment=comment,
-                author=author,
-                changes=changes,
-                repo=repo,
-                tag=tag,
-            )
+            # A container that never ran has no writable layer yet: preparing its rootfs makes
+            # the (empty) one, as dockerd's create does, so its commit is the image plus config.
+            async with self.mounted_rootfs(c):
+                image_id: str = await asyncio.to_thread(
+                    self.images.commit,
+                    c.id,
+                    c.image_id or None,
+                    merged,
+                    comment=comment,
+                    author=author,
+                    changes=changes,
+                    repo=repo,
+                    tag=tag,
+                )
         finally:
             if paused_here:
                 with contextlib.suppress(DockyardError):

@@ -192,7 +192,7 @@ class AttachServer:
         if not c.ready:
             self.drop(c)
             return
-        if c is self._first_stdin and self.host.stdin_once:
+        if c is self._first_stdin and self._closes_stdin():
             self.host.close_stdin()
         self._update(c)
 
@@ -342,6 +342,12 @@ class AttachServer:
         if not c.closed:
             self.loop.modify(c.fd, self._events(c))
 
+    def _closes_stdin(self) -> bool:
+        """StdinOnce ends the container's input when its first stdin client leaves, but only
+        without a TTY, as dockerd (container/stream/attach.go: CloseStdin && !TTY): a detached or
+        killed `run -it` client leaves its shell running for the next `attach`."""
+        return self.host.stdin_once and not self.host.tty
+
     def drop(self, c: Client) -> None:
         if c.closed:
             return
@@ -349,7 +355,7 @@ class AttachServer:
         self.loop.remove(c.fd)
         self.clients.pop(c.fd, None)
         c.sock.close()
-        if c is self._first_stdin and self.host.stdin_once:
+        if c is self._first_stdin and self._closes_stdin():
             # Gone without a clean EOF (killed, reset): StdinOnce ends the input all the same.
             self.host.close_stdin()
         if self._closing is not None:

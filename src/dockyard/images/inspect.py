@@ -7,6 +7,7 @@ the Go structs is present even when empty.
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import re
 import time
 from typing import TYPE_CHECKING, Any
@@ -223,6 +224,12 @@ def filter_images(svc: ImageService, show_all: bool, filters: dict[str, list[str
             tags = _matching_tags(img, filters["reference"])
             if not tags:
                 continue
+            # As dockerd: the summary names only the references that matched.
+            img = dataclasses.replace(
+                img,
+                repo_tags=[t for t in img.repo_tags if t in tags],
+                repo_digests=[d for d in img.repo_digests if d in tags],
+            )
         out.append(img)
     out.sort(key=lambda i: parse_time(i.created), reverse=True)
     return out

@@ -21,6 +21,7 @@ import sys
 
 from aiohttp import web
 
+from dockyard.errors import DockyardError
 from dockyard.registry.accesslog import JsonAccessLogger, access_logger
 from dockyard.registry.app import make_app
 from dockyard.registry.config import Settings
@@ -40,7 +41,13 @@ async def serve(settings: Settings, *, reuse_port: bool = False, announce: bool 
         ssl_ctx.load_cert_chain(settings.tls_cert or "", settings.tls_key)
     host, port = settings.host_port()
     site = web.TCPSite(runner, host, port, ssl_context=ssl_ctx, backlog=1024, reuse_port=reuse_port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as e:
+        await runner.cleanup()
+        raise DockyardError(
+            f"cannot listen on {host}:{port}: {e.strerror or e}: choose another address with --addr"
+        ) from None
     if announce:
         log.info(
             "dockyard registry listening on %s://%s:%d, storage %s, %d worker(s)",

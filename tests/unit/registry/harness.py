@@ -87,6 +87,7 @@ class RegistryServer:
         port: int | None = None,
     ) -> None:
         self.storage = storage
+        self._own_port = port is None
         self.port = port or free_port()
         self.addr = f"127.0.0.1:{self.port}"
         self.extra = list(extra or [])
@@ -107,15 +108,27 @@ class RegistryServer:
         return [PY, "-m", "dockyard.registry.cli", *args]
 
     def start(self) -> RegistryServer:
-        args = ["serve", "--config", self.config, "--addr", self.addr, "--storage", self.storage, *self.extra]
-        if not self.auth:
-            args.append("--no-auth")
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                self.cmd(*args), stdout=log, stderr=log, env=self.env, stdin=subprocess.DEVNULL
-            )
-        wait_http(self.url + "/v2/", proc=self.proc)
-        return self
+        # A free port found by bind-and-close may be taken by another process before the server
+        # binds it (parallel test runs): pick another one then, when the port was ours to pick.
+        for attempt in range(3):
+            args = ["serve", "--config", self.config, "--addr", self.addr, "--storage", self.storage]
+            args += self.extra
+            if not self.auth:
+                args.append("--no-auth")
+            with open(self.log_path, "ab") as log:
+                self.proc = subprocess.Popen(
+                    self.cmd(*args), stdout=log, stderr=log, env=self.env, stdin=subprocess.DEVNULL
+                )
+            try:
+                wait_http(self.url + "/v2/", proc=self.proc)
+                return self
+            except RuntimeError:
+                if not self._own_port or attempt == 2 or "address already in use" not in self.log().lower():
+                    raise
+            self.port = free_port()
+            self.addr = f"127.0.0.1:{self.port}"
+            self.url = self.url.rsplit(":", 1)[0] + f":{self.port}"
+        raise AssertionError("unreachable")
 
     def stop(self) -> None:
         if self.proc is None:

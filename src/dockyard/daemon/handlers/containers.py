@@ -247,7 +247,10 @@ async def attach(request: web.Request) -> web.StreamResponse:
         if want_logs and future is None:
             await _replay_logs(request, hijacked, stdout, stderr)
         if future is not None:
-            await _pump(hijacked, future, stdin, detach_keys.EscapeFilter(keys))
+            # The detach keys apply only with a TTY, as in dockerd (copyEscapable): a binary stdin
+            # piped to `run -i` may hold ctrl-p ctrl-q and must reach the container whole.
+            escape = detach_keys.EscapeFilter(keys) if c.tty else None
+            await _pump(hijacked, future, stdin, escape)
     except (ConnectionResetError, ConnectionError, DockyardError):
         pass
     finally:
@@ -268,7 +271,7 @@ async def _replay_logs(request: web.Request, hijacked: Hijacked, stdout: bool, s
 
 
 async def _pump(
-    hijacked: Hijacked, future: asyncio.Future[Any], stdin: bool, escape: detach_keys.EscapeFilter
+    hijacked: Hijacked, future: asyncio.Future[Any], stdin: bool, escape: detach_keys.EscapeFilter | None
 ) -> None:
     closed = asyncio.ensure_future(hijacked.closed.wait())
     try:
@@ -295,14 +298,14 @@ async def _pump(
             if not data:
                 break
             if stdin:
-                data, detached = escape.feed(data)
+                data, detached = escape.feed(data) if escape is not None else (data, False)
                 if data:
                     writer.write(data)
                     await writer.drain()
                 if detached:
                     return  # the detach keys: the attach ends, the container runs on
         if stdin:
-            if held := escape.flush():
+            if escape is not None and (held := escape.flush()):
                 writer.write(held)
             if writer.can_write_eof():
                 writer.write_eof()
