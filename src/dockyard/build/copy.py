@@ -100,8 +100,9 @@ def _passwd_lookup(rootfs: str, file: str, name: str) -> tuple[int, int] | None:
         with open(secure_join(rootfs, file), encoding="utf-8", errors="replace") as f:
             for line in f:
                 fields = line.rstrip("\n").split(":")
-                if len(fields) >= 4 and fields[0] == name:
-                    return int(fields[2]), int(fields[3])
+                if len(fields) >= 3 and fields[0] == name:
+                    # /etc/group has no fourth number: its gid is returned twice.
+                    return int(fields[2]), int(fields[3] if file.endswith("passwd") else fields[2])
     except (OSError, ValueError):
         return None
     return None

@@ -33,7 +33,8 @@ def _clamped(st: os.stat_result, clamp: int | None) -> os.stat_result:
         return st
     fields = list(st[:10])
     fields[8] = clamp
-    return os.stat_result(fields)
+    # The float and device fields are not in the 10-item sequence: give them by name.
+    return os.stat_result(fields, {"st_mtime": clamp, "st_mtime_ns": clamp * 10**9, "st_rdev": st.st_rdev})
 
 
 def _is_stub(rel: str, path: str, st: os.stat_result, lowers: list[Path], stubs: frozenset[str]) -> bool:
