@@ -37,8 +37,8 @@ class Contexts:
         return folder
 
 
-@pytest.fixture
-def contexts(tmp_path: Path) -> Contexts:
+@pytest.fixture(name="contexts")
+def contexts_fixture(tmp_path: Path) -> Contexts:
     return Contexts(tmp_path)
 
 
@@ -53,8 +53,8 @@ class Tags:
         return ref
 
 
-@pytest.fixture
-def tags(dockyard_daemon: Any) -> Iterator[Tags]:
+@pytest.fixture(name="tags")
+def tags_fixture(dockyard_daemon: Any) -> Iterator[Tags]:
     t = Tags(dockyard_daemon)
     try:
         yield t
@@ -67,7 +67,10 @@ def build(
     d: Any, *args: str, check: bool = True, input: bytes | None = None
 ) -> subprocess.CompletedProcess[str]:
     """``dockyard build --progress plain ...``: progress on stderr."""
-    return d.dockyard("build", "--progress", "plain", *args, check=check, input=input)
+    res: subprocess.CompletedProcess[str] = d.dockyard(
+        "build", "--progress", "plain", *args, check=check, input=input
+    )
+    return res
 
 
 def build_bytes(d: Any, *args: str, input: bytes) -> subprocess.CompletedProcess[bytes]:

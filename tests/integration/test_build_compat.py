@@ -13,12 +13,12 @@ from tests.integration.build_helpers import (  # noqa: F401
     Contexts,
     Tags,
     build,
-    contexts,
+    contexts_fixture,
     docker_build,
     image_id,
     inspect,
     run_out,
-    tags,
+    tags_fixture,
 )
 
 pytestmark = [pytest.mark.root]

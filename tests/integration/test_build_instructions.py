@@ -20,10 +20,10 @@ from tests.integration.build_helpers import (  # noqa: F401
     Tags,
     build,
     build_bytes,
-    contexts,
+    contexts_fixture,
     inspect,
     run_out,
-    tags,
+    tags_fixture,
 )
 
 pytestmark = [pytest.mark.root]
@@ -179,7 +179,7 @@ def test_copy_semantics_chown_chmod_link(dockyard_daemon: Any, contexts: Context
 class _Handler(http.server.BaseHTTPRequestHandler):
     body = b""
 
-    def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+    def do_GET(self) -> None:
         self.send_response(200)
         self.send_header("Content-Length", str(len(self.body)))
         self.send_header("Last-Modified", "Wed, 21 Oct 2015 07:28:00 GMT")
@@ -252,7 +252,10 @@ RUN --network=none ls /sys/class/net > /nets.txt
     secret.write_text("s3cr3t-value")
     tag = tags.new()
     build(dockyard_daemon, "-t", tag, "--secret", f"id=token,src={secret}", str(ctx))
-    script = "cat /runs.txt /from-stage.txt /from-ctx.txt /secret-len.txt /nets.txt; ls /run/secrets /scratch 2>&1; true"
+    script = (
+        "cat /runs.txt /from-stage.txt /from-ctx.txt /secret-len.txt /nets.txt;"
+        " ls /run/secrets /scratch 2>&1; true"
+    )
     out = run_out(dockyard_daemon, tag, "sh", "-c", script)
     lines = out.split("\n")
     assert lines[:5] == ["1", "from-stage", "from-context", "12", "lo"]

@@ -42,7 +42,7 @@ def test_find_sources_plain_glob_and_errors(ctx: Path) -> None:
     assert [s.rel for s in find_sources(str(ctx), "*.txt")] == ["a.txt", "b.txt"]
     assert ".hidden" in [s.rel for s in find_sources(str(ctx), "*")]
     assert find_sources(str(ctx), "link")[0].path == str(ctx / "a.txt")  # followed inside the root
-    with pytest.raises(InvalidArgument, match="forbidden path outside the build context: ../x"):
+    with pytest.raises(InvalidArgument, match=r"forbidden path outside the build context: \.\./x"):
         find_sources(str(ctx), "../x")
     with pytest.raises(NotFound, match="file not found in build context"):
         find_sources(str(ctx), "missing.txt")
