@@ -8,10 +8,8 @@ prints only the image id, on stdout.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
-import secrets
 
 from dockyard.cli import build_context, build_progress
 from dockyard.cli.command import Command, Exit
@@ -100,7 +98,7 @@ def build(ctx: Context, argv: list[str]) -> int:
             raise InvalidArgument(f'unable to prepare context: path "{source}" not found')
         extra: dict[str, bytes] = {}
         if opts.file == "-":
-            dockerfile = f"__dockerfile-dockyard-{secrets.token_hex(8)}"
+            dockerfile = f"__dockerfile-dockyard-{os.urandom(8).hex()}"
             extra[dockerfile] = ctx.stdin.read()
         elif opts.file:
             path = os.path.abspath(opts.file)
@@ -109,7 +107,7 @@ def build(ctx: Context, argv: list[str]) -> int:
                 # A Dockerfile outside the context travels inside it under a name of its own.
                 try:
                     with open(path, "rb") as f:
-                        extra_name = f"__dockerfile-dockyard-{secrets.token_hex(8)}"
+                        extra_name = f"__dockerfile-dockyard-{os.urandom(8).hex()}"
                         extra[extra_name] = f.read()
                 except OSError as e:
                     raise InvalidArgument(f"unable to prepare context: {opts.file}: {e.strerror}") from None
@@ -141,6 +139,8 @@ def build(ctx: Context, argv: list[str]) -> int:
     }
     headers = {"Content-Type": "application/x-tar"}
     if opts.secret:
+        import base64
+
         found = dict(_secret(s, ctx.env) for s in opts.secret)
         encoded = {k: base64.b64encode(v).decode() for k, v in found.items()}
         headers["X-Dockyard-Build-Secrets"] = base64.b64encode(json.dumps(encoded).encode()).decode()

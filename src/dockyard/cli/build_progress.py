@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
 
 from dockyard.cli.progress import StreamFailed
 
@@ -32,15 +31,15 @@ _ID = re.compile(r"^ ---> ([0-9a-f]{12})$")
 TAIL = 10
 
 
-@dataclass
 class Step:
-    number: int
-    total: int
-    text: str
-    started: float = field(default_factory=time.monotonic)
-    ended: float | None = None
-    cached: bool = False
-    output: list[str] = field(default_factory=list)
+    def __init__(self, number: int, total: int, text: str) -> None:
+        self.number = number
+        self.total = total
+        self.text = text
+        self.started = time.monotonic()
+        self.ended: float | None = None
+        self.cached = False
+        self.output: list[str] = []
 
     def title(self) -> str:
         return f"[{self.number}/{self.total}] {self.text}"

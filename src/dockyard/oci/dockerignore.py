@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass
 
 
-@dataclass(frozen=True)
 class Pattern:
-    text: str
-    exclusion: bool  # a "!" pattern
-    regex: re.Pattern[str]
-    dirs: int  # path components in the pattern
+    # A plain class, not a dataclass: `dockyard build` imports this module, and dataclasses
+    # costs more to import than the rest of the command.
+    __slots__ = ("dirs", "exclusion", "regex", "text")
+
+    def __init__(self, text: str, exclusion: bool, regex: re.Pattern[str], dirs: int) -> None:
+        self.text = text
+        self.exclusion = exclusion  # a "!" pattern
+        self.regex = regex
+        self.dirs = dirs  # path components in the pattern
 
 
 def read(text: str) -> list[str]:
