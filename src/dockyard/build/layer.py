@@ -52,18 +52,46 @@ def _is_stub(rel: str, path: str, st: os.stat_result, lowers: list[Path], stubs:
     return False
 
 
+def _same_dir_below(rel: str, st: os.stat_result, lowers: list[Path]) -> bool:
+    for lower in lowers:
+        try:
+            lst = os.lstat(lower / rel)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        return (
+            stat.S_ISDIR(lst.st_mode)
+            and lst.st_mode == st.st_mode
+            and (lst.st_uid, lst.st_gid) == (st.st_uid, st.st_gid)
+        )
+    return False
+
+
 def layer_tar(
     upper: Path, clamp: int | None, lowers: list[Path] | None = None, stubs: set[str] | None = None
 ) -> Iterator[bytes]:
-    ts = TarStream()
     lowers = lowers or []
     all_stubs = MOUNT_STUBS | frozenset(stubs or ())
+    entries: list[tuple[str, str, os.stat_result]] = []
     skipped: list[str] = []
     for rel, path, st in walk(str(upper)):
         if any(rel.startswith(s + "/") for s in skipped):
             continue
         if _is_stub(rel, path, st, lowers, all_stubs):
             skipped.append(rel)
+            continue
+        entries.append((rel, path, st))
+    # A folder overlayfs copied up only because something was made below it (a mount point
+    # left out above) and that is the same as below it says nothing: drop it, unless an entry
+    # below it is kept or it is opaque.
+    needed: set[str] = set()
+    for rel, path, st in entries:
+        keep = not stat.S_ISDIR(st.st_mode) or is_opaque(path) or not _same_dir_below(rel, st, lowers)
+        if keep:
+            parts = rel.split("/")
+            needed.update("/".join(parts[:n]) for n in range(1, len(parts) + 1))
+    ts = TarStream()
+    for rel, path, st in entries:
+        if rel not in needed:
             continue
         st = _clamped(st, clamp)
         if is_whiteout(st):

@@ -113,3 +113,21 @@ def test_time_and_duration_helpers() -> None:
     assert parse_duration("500ms", "timeout") == 5 * 10**8
     with pytest.raises(InvalidArgument, match="invalid duration"):
         parse_duration("5x", "interval")
+
+
+def test_copied_up_folders_without_changes_are_left_out(tmp_path: Path) -> None:
+    lower, upper = tmp_path / "lower", tmp_path / "upper"
+    for root in (lower, upper):
+        (root / "etc").mkdir(parents=True)
+        (root / "root").mkdir()
+        (root / "var").mkdir()
+    (upper / "etc" / "hostname").write_text("")  # a mount point the runtime made
+    (upper / "root" / ".cache").mkdir()  # a RUN --mount target
+    (upper / "var" / "new").write_text("n")  # a real change below a copied-up folder
+    tar = b"".join(layer_tar(upper, 0, [lower], {"root/.cache", "root"}))
+    with tarfile.open(fileobj=io.BytesIO(tar)) as t:
+        assert t.getnames() == ["var", "var/new"]
+    os.chmod(upper / "root", 0o700)  # a real change of the folder itself
+    tar = b"".join(layer_tar(upper, 0, [lower], {"root/.cache", "root"}))
+    with tarfile.open(fileobj=io.BytesIO(tar)) as t:
+        assert t.getnames() == ["root", "var", "var/new"]
