@@ -81,6 +81,8 @@ def test_cache_from_the_changed_step_on(dockyard_daemon: Any, contexts: Contexts
     assert 4 in _done_steps(late.stderr) and 5 in _done_steps(late.stderr)
     nocache = build(dockyard_daemon, "--no-cache", str(ctx))
     assert _cached_steps(nocache.stderr) == []
+    live = dockyard_daemon.dockyard("build", "--progress", "tty", str(ctx))  # the live view, drawn
+    assert "[3/5] COPY data.txt /data.txt" in live.stderr and "CACHED" in live.stderr
 
 
 def test_cache_from_image_and_pull_fallback(dockyard_daemon: Any, contexts: Contexts, tags: Tags) -> None:

@@ -16,16 +16,9 @@ from dockyard.build.shellwords import split_raw
 #: flags each instruction accepts; a value of True: may be given more than once
 FLAGS: dict[str, dict[str, bool]] = {
     "FROM": {"platform": False},
-    "RUN": {"mount": True, "network": False, "security": False},
-    "COPY": {"from": False, "chown": False, "chmod": False, "link": False, "parents": False, "exclude": True},
-    "ADD": {
-        "chown": False,
-        "chmod": False,
-        "link": False,
-        "checksum": False,
-        "keep-git-dir": False,
-        "exclude": True,
-    },
+    "RUN": {"mount": True, "network": False},
+    "COPY": {"from": False, "chown": False, "chmod": False, "link": False},
+    "ADD": {"chown": False, "chmod": False, "link": False, "checksum": False},
     "HEALTHCHECK": {
         "interval": False,
         "timeout": False,
@@ -178,7 +171,7 @@ def _flags(node: Node, name: str) -> dict[str, list[str]]:
             raise DockerfileError(name, node.line, f"unknown flag: --{key} for {node.keyword}")
         if key in out and not allowed[key]:
             raise DockerfileError(name, node.line, f"duplicate flag specified: --{key}")
-        if not eq and key != "link" and key != "keep-git-dir" and key != "parents":
+        if not eq and key != "link":
             raise DockerfileError(name, node.line, f"missing a value on flag: --{key}")
         out.setdefault(key, []).append(value if eq else "true")
     return out

@@ -179,8 +179,8 @@ def show_tty(messages: Iterable[dict[str, Any]], console_file: Any) -> BuildView
                 rows.extend(Text(f" => > {line}", style="dim") for line in step.output[-6:])
         return Group(*rows)
 
-    live = Live(console=console, refresh_per_second=8, transient=False, get_renderable=render)
     view = BuildView(lambda kind, step, text: None)
+    live = Live(console=console, refresh_per_second=8, transient=False, get_renderable=render)
     with live:
         try:
             for message in messages:

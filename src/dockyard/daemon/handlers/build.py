@@ -130,7 +130,9 @@ async def build(request: web.Request) -> web.StreamResponse:
                 async for chunk in request.content.iter_chunked(_BATCH):
                     await asyncio.to_thread(f.write, chunk)
         except (ConnectionResetError, ConnectionError):
-            raise InvalidArgument("the client closed the connection while sending the build context") from None
+            raise InvalidArgument(
+                "the client closed the connection while sending the build context"
+            ) from None
         folder = work / "context"
 
         def prepare() -> str | None:
