@@ -67,9 +67,11 @@ def _extract(tar: tarfile.TarFile, member: tarfile.TarInfo, folder: Path) -> Non
     if not name:
         return
     target = folder / name
+    root = str(folder.resolve())
+    parent = str(target.parent.resolve())
+    if parent != root and not parent.startswith(root + os.sep):
+        return  # a parent that is an earlier entry's symlink leading out: never write through it
     target.parent.mkdir(parents=True, exist_ok=True)
-    if os.path.islink(target.parent) or not str(target.parent.resolve()).startswith(str(folder.resolve())):
-        return  # a parent swapped for a symlink by an earlier entry: never write through it
     if member.isdir():
         target.mkdir(exist_ok=True)
         os.chmod(target, member.mode & 0o7777 | 0o700)

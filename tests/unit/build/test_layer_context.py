@@ -86,6 +86,25 @@ def test_unpack_context_and_dockerignore(tmp_path: Path) -> None:
     assert os.stat(folder / "src" / "main.c").st_uid == 0
 
 
+def test_unpack_never_writes_through_a_symlink(tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        link = tarfile.TarInfo("escape")
+        link.type = tarfile.SYMTYPE
+        link.linkname = str(outside)
+        tar.addfile(link)
+        for name in ("escape/made/file", "escape/file"):
+            info = tarfile.TarInfo(name)
+            info.size = 1
+            tar.addfile(info, io.BytesIO(b"x"))
+    buf.seek(0)
+    unpack(buf, tmp_path / "ctx")
+    assert os.listdir(outside) == []
+    assert os.readlink(tmp_path / "ctx" / "escape") == str(outside)
+
+
 def test_unpack_plain_dockerfile_and_bad_tar(tmp_path: Path) -> None:
     assert unpack(io.BytesIO(b"FROM busybox\nRUN true\n"), tmp_path / "x") == "FROM busybox\nRUN true\n"
     with pytest.raises(InvalidArgument, match="empty"):
