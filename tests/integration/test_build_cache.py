@@ -146,7 +146,11 @@ def test_cache_survives_restart_and_prune(contexts: Contexts, tmp_path: Path) ->
         again = build(d, str(ctx))
         assert _cached_steps(again.stderr) == [2, 3]
         pruned = d.dockyard("builder", "prune", "-f")
-        assert "Total reclaimed space:" in pruned.stdout and "sha256:" in pruned.stdout
+        assert "Total reclaimed space:" in pruned.stdout
+        assert pruned.stdout.count("sha256:") == 2  # the RUN's and the LABEL's images
+        assert d.dockyard("images", "-aq").stdout.split() == [
+            d.dockyard("images", "-q", "busybox").stdout.strip()
+        ]
         after = build(d, str(ctx))
         assert _cached_steps(after.stderr) == []
     finally:

@@ -67,8 +67,20 @@ def test_docker_cli_build_args_target_and_failure(
         }
     )
     tag = tags.new()
-    res = docker_build(dockyard_daemon, "--build-arg", "MSG=hi there", "--target", "a", "-t", tag, str(ctx))
+    res = docker_build(
+        dockyard_daemon,
+        "--build-arg",
+        "MSG=hi there",
+        "--build-arg",
+        "UNUSED=1",
+        "--target",
+        "a",
+        "-t",
+        tag,
+        str(ctx),
+    )
     assert "Successfully tagged" in res.stdout
+    assert "[Warning] One or more build-args [UNUSED] were not consumed" in res.stdout
     assert run_out(dockyard_daemon, tag, "cat", "/m") == "msg=hi there\n"
     failed_tag = tags.new()
     bad = docker_build(dockyard_daemon, "-t", failed_tag, str(ctx), check=False)

@@ -300,30 +300,52 @@ class Builder:
         self.root = Path(data_root) / "build"
         (self.root / "tmp").mkdir(parents=True, exist_ok=True)
         (self.root / "mnt").mkdir(parents=True, exist_ok=True)
+        self._clean_leftovers()
         self.cache = BuildCache(self.root / "cache.db")
+
+    def _clean_leftovers(self) -> None:
+        """What a daemon that died mid-build left: mounted work snapshots and temp folders.
+
+        The builder is made at the first build of a daemon's life, so nothing here is in use.
+        """
+        for target in (self.root / "mnt").iterdir():
+            self.images.unmount_rootfs(target.name, target)
+            self.images.remove_rootfs(target.name)
+            shutil.rmtree(target, ignore_errors=True)
+        for leftover in (self.root / "tmp").iterdir():
+            shutil.rmtree(leftover, ignore_errors=True)
 
     def close(self) -> None:
         self.cache.close()
 
-    def prune(self, all_cache: bool = True) -> dict[str, Any]:
-        """``builder prune``: forget every cached step and remove the images only the cache held."""
+    def prune(self, all_cache: bool = True, in_use: Callable[[str], Any] = lambda _i: None) -> dict[str, Any]:
+        """``builder prune``: forget every cached step and remove the images only the cache held
+        (``in_use(image_id)``: truthy when a container uses the image: it stays)."""
         ids = self.cache.image_ids()
         self.cache.clear()
         deleted: list[str] = []
         reclaimed = 0
-        for image_id in sorted(ids):
-            try:
-                img = self.images.get(image_id)
-            except DockyardError:
-                continue
-            if img.repo_tags or img.repo_digests:
-                continue
-            try:
-                self.images.remove(image_id, force=False, noprune=True, in_use=lambda _i: None)
-            except DockyardError:
-                continue
-            deleted.append(image_id)
-            reclaimed += img.size
+        left = sorted(ids)
+        while left:
+            # An image with children cannot go first: pass again while the last pass removed some.
+            kept: list[str] = []
+            for image_id in left:
+                try:
+                    img = self.images.get(image_id)
+                except DockyardError:
+                    continue
+                if img.repo_tags or img.repo_digests:
+                    continue
+                try:
+                    self.images.remove(image_id, force=False, noprune=True, in_use=in_use)
+                except DockyardError:
+                    kept.append(image_id)
+                    continue
+                deleted.append(image_id)
+                reclaimed += img.size
+            if len(kept) == len(left):
+                break
+            left = kept
         mounts = self.root / "cachemounts"
         if all_cache and mounts.exists():
             for sub in mounts.iterdir():

@@ -170,7 +170,8 @@ async def build(request: web.Request) -> web.StreamResponse:
 
 async def prune(request: web.Request) -> web.Response:
     b = builder_of(request)
-    result = await asyncio.to_thread(b.prune, bool_param(request, "all", True))
+    engine = context(request).engine
+    result = await asyncio.to_thread(b.prune, bool_param(request, "all", True), engine.image_in_use)
     return json_response(result)
 
 
