@@ -81,7 +81,10 @@ def test_run_it_through_tmux(d: DockyardDaemon, tmux: Tmux) -> None:
     tmux.wait_text(session, lambda ls: any(line.endswith("#") for line in ls), 20, "the shell prompt")
     tmux.send(session, "echo hi-$((1+1)); tty")
     screen = tmux.wait_text(
-        session, lambda ls: "hi-2" in ls and any(line.startswith("/dev/pts/") for line in ls), 20, "the output"
+        session,
+        lambda ls: "hi-2" in ls and any(line.startswith("/dev/pts/") for line in ls),
+        20,
+        "the output",
     )
     assert "/dev/pts/0" in screen
     tmux.send(session, "exit 3")
@@ -93,7 +96,9 @@ def test_exec_it_through_tmux_and_exec_exit_codes(d: DockyardDaemon, tmux: Tmux)
     d.docker("run", "-d", "--name", name, "busybox", "sleep", "1000")
     res = d.docker("exec", name, "sh", "-c", "echo out; echo err >&2; exit 3", check=False)
     assert (res.returncode, res.stdout, res.stderr) == (3, "out\n", "err\n")
-    assert d.docker("exec", "-e", "X=1", "-w", "/tmp", name, "sh", "-c", "echo $X $(pwd)").stdout == "1 /tmp\n"
+    assert (
+        d.docker("exec", "-e", "X=1", "-w", "/tmp", name, "sh", "-c", "echo $X $(pwd)").stdout == "1 /tmp\n"
+    )
     assert d.docker("exec", name, "nope", check=False).returncode == 127
     session = tmux.start(["env", *[f"{k}={v}" for k, v in d.env().items() if k.startswith("DOCKER")],
                           DOCKER_CLI, "exec", "-it", name, "sh"])  # fmt: skip
