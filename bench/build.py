@@ -20,6 +20,7 @@ import argparse
 import datetime
 import os
 import platform
+import shutil
 import statistics
 import sys
 import time
@@ -154,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for e in engines:
             e.stop()
+        shutil.rmtree(work, ignore_errors=True)
     text = report(results, args.runs)
     print(text)
     if args.output:
