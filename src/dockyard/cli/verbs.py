@@ -41,6 +41,7 @@ CONTAINER: dict[str, Entry] = {
 }
 
 IMAGE: dict[str, Entry] = {
+    "build": ("build", "build", "Build an image from a Dockerfile"),
     "bootstrap": (
         "images",
         "bootstrap",
@@ -67,6 +68,11 @@ VOLUME: dict[str, Entry] = {
     "rm": ("volume", "rm", "Remove one or more volumes"),
 }
 
+BUILDER: dict[str, Entry] = {
+    "build": IMAGE["build"],
+    "prune": ("build", "prune", "Remove build cache"),
+}
+
 SYSTEM: dict[str, Entry] = {
     "df": ("system", "df", "Show docker disk usage"),
     "events": ("events", "events", "Get real time events from the server"),
@@ -80,6 +86,7 @@ GROUPS: dict[str, tuple[dict[str, Entry], dict[str, str], str]] = {
     "image": (IMAGE, {"list": "ls", "remove": "rm"}, "Manage images"),
     "volume": (VOLUME, {"list": "ls", "remove": "rm"}, "Manage volumes"),
     "system": (SYSTEM, {}, "Manage Dockyard"),
+    "builder": (BUILDER, {}, "Manage builds"),
 }
 
 #: top-level commands: docker's shortcuts into the groups, and the commands of their own
@@ -87,6 +94,7 @@ TOP: dict[str, Entry] = {
     **{name: entry for name, entry in CONTAINER.items() if name not in ("ls", "prune")},
     "ps": CONTAINER["ls"],
     "images": IMAGE["ls"],
+    "build": IMAGE["build"],
     "rmi": IMAGE["rm"],
     **{name: IMAGE[name] for name in ("history", "import", "load", "pull", "push", "save", "tag")},
     "inspect": ("inspect", "inspect", "Return low-level information on Docker objects"),

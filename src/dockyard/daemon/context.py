@@ -18,3 +18,4 @@ class DaemonContext:
     network: Any = None
     events: Any = None
     engine: Any = None
+    builder: Any = None  # dockyard.build.builder.Builder, made at the first build

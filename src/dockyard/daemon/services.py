@@ -35,6 +35,7 @@ HANDLER_MODULES = [
     "volumes",
     "networks",
     "events",
+    "build",
 ]
 
 

@@ -33,7 +33,7 @@ EPOCH = "1970-01-01T00:00:00Z"
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-class _ChunkReader:
+class ChunkReader:
     """A file-like reader over an iterator of byte chunks."""
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
@@ -75,7 +75,7 @@ def bootstrap_busybox(svc: ImageService) -> str:
         rootfs = tmp / "rootfs"
         busybox.make_rootfs(str(rootfs))
         layer = svc.layers.add(
-            cast(BinaryIO, _ChunkReader(tar_tree(str(rootfs), mtime=0))), None, media_type=mt.OCI_LAYER_TAR
+            cast(BinaryIO, ChunkReader(tar_tree(str(rootfs), mtime=0))), None, media_type=mt.OCI_LAYER_TAR
         )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -122,7 +122,7 @@ def commit(
         raise InvalidArgument(f"container {container_id} has no writable layer to commit")
     parent_chain = base.top_chain if base else None
     layer = svc.layers.add(
-        cast(BinaryIO, _ChunkReader(snapdiff.layer_tar(upper))), parent_chain, media_type=mt.OCI_LAYER_TAR
+        cast(BinaryIO, ChunkReader(snapdiff.layer_tar(upper))), parent_chain, media_type=mt.OCI_LAYER_TAR
     )
     cfg = oci_changes.apply(config, changes)
     created = image_config.now_rfc3339()

@@ -17,7 +17,7 @@ import re
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from dockyard.content.store import ContentStore
 from dockyard.errors import InvalidArgument, NotFound
@@ -202,6 +202,13 @@ class ImageService:
                 layers=layers,
             )
         return image_id
+
+    def add_layer(self, chunks: Iterator[bytes], parent_chain: str | None) -> Layer:
+        """A local layer from the chunks of a plain tar (builds): stored, unpacked on
+        ``parent_chain`` and placed; not yet part of any image (``register`` does that)."""
+        from dockyard.images.local import ChunkReader
+
+        return self.layers.add(cast(BinaryIO, ChunkReader(chunks)), parent_chain, media_type=mt.OCI_LAYER_TAR)
 
     def set_tag(self, image_id: str, ref: reference.Reference) -> None:
         kind = "digest" if ref.digest and not ref.tag else "tag"
