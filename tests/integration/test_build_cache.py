@@ -48,7 +48,7 @@ def test_no_cache_builds_are_reproducible(dockyard_daemon: Any, contexts: Contex
     build(dockyard_daemon, "--no-cache", "-t", b, str(ctx))
     assert image_id(dockyard_daemon, a) == image_id(dockyard_daemon, b)
     data = inspect(dockyard_daemon, a)
-    assert data["Created"].startswith("1970-01-01T00:00:00")  # T: busybox's created
+    assert data["Created"] == inspect(dockyard_daemon, "busybox")["Created"]  # T: the base image's
     (ctx / "data.txt").write_text("x" * 5499 + "y")  # one byte changed
     build(dockyard_daemon, "--no-cache", "-t", c, str(ctx))
     assert image_id(dockyard_daemon, c) != image_id(dockyard_daemon, a)
