@@ -27,6 +27,7 @@ from dockyard.errors import InvalidArgument
 from dockyard.images.model import Layer
 from dockyard.oci import mediatypes as mt
 from dockyard.oci.digest import Digest, DigestReader, chain_ids
+from dockyard.snapshots.limits import LayerLimits
 from dockyard.snapshots.overlay import OverlaySnapshotter
 from dockyard.snapshots.unpack import apply_layer
 
@@ -98,12 +99,16 @@ class Unpacked:
     diff_size: int
     size: int
     tmp: Path | None
+    tree: str = ""
 
 
 class LayerStore:
-    def __init__(self, content: ContentStore, snapshots: OverlaySnapshotter) -> None:
+    def __init__(
+        self, content: ContentStore, snapshots: OverlaySnapshotter, limits: LayerLimits | None = None
+    ) -> None:
         self.content = content
         self.snapshots = snapshots
+        self.limits = limits or LayerLimits()
 
     def read_layer(
         self,
@@ -144,12 +149,14 @@ class LayerStore:
             want_diff = Digest.parse(expected_diff) if expected_diff else None
             reader = DigestReader(plain, want_diff)
             size = 0
+            tree = ""
             if chain_id is not None and self.snapshots.has(chain_id):
                 while reader.read(_CHUNK):
                     pass
             else:
                 tmp = self.snapshots.begin(chain_id or "sha256:" + "0" * 64)
-                size = apply_layer(cast(BinaryIO, reader), str(tmp)).size
+                stats = apply_layer(cast(BinaryIO, reader), str(tmp), self.limits)
+                size, tree = stats.size, stats.tree
             tee.drain()
             diff = reader.verifier.check("layer (uncompressed)")
             if writer is not None:
@@ -172,13 +179,15 @@ class LayerStore:
             if own_writer and writer is not None:
                 writer.close()
             raise
-        return Unpacked(str(diff), blob, media_type, stored, reader.verifier.size, size, tmp)
+        return Unpacked(str(diff), blob, media_type, stored, reader.verifier.size, size, tmp, tree)
 
     def place(self, unpacked: Unpacked, parent_chain: str | None) -> Layer:
         """Rename an unpacked layer into place on top of ``parent_chain`` (in image order)."""
         chain = chain_ids([parent_chain, unpacked.diff_id])[1] if parent_chain else unpacked.diff_id
         if unpacked.tmp is not None:
-            self.snapshots.commit(chain, parent_chain, unpacked.tmp, unpacked.size)
+            self.snapshots.commit(
+                chain, parent_chain, unpacked.tmp, unpacked.size, diff_id=unpacked.diff_id, tree=unpacked.tree
+            )
         size = unpacked.size or self.snapshots.size(chain)
         return Layer(
             unpacked.diff_id,

@@ -14,14 +14,18 @@ from __future__ import annotations
 
 import builtins
 import re
+import shutil
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from dockyard.content.store import ContentStore
+from dockyard.distribution.tokens import TokenCache
 from dockyard.errors import InvalidArgument, NotFound
 from dockyard.images import inspect as inspect_mod
+from dockyard.images import options as image_options
+from dockyard.images.downloads import SharedDownloads
 from dockyard.images.layers import LayerStore
 from dockyard.images.model import Image, Layer
 from dockyard.images.store import ImageDB
@@ -45,16 +49,35 @@ OFFLINE_DOMAINS = frozenset({reference.DEFAULT_DOMAIN})
 
 
 class ImageService:
-    def __init__(self, data_root: Path, *, offline_domains: frozenset[str] = OFFLINE_DOMAINS) -> None:
+    def __init__(
+        self,
+        data_root: Path,
+        *,
+        offline_domains: frozenset[str] = OFFLINE_DOMAINS,
+        options: image_options.ImageOptions | None = None,
+    ) -> None:
         self.data_root = Path(data_root)
+        self.options = options or image_options.build(offline_domains=offline_domains)
         self.content = ContentStore(self.data_root / "content")
         self.snapshots = OverlaySnapshotter(self.data_root / "overlay")
         self.db = ImageDB(self.data_root / "images" / "images.db")
-        self.layers = LayerStore(self.content, self.snapshots)
-        self.offline_domains = offline_domains
+        self.layers = LayerStore(self.content, self.snapshots, self.options.limits)
+        self.offline_domains = self.options.registry.offline_domains | offline_domains
         self.lock = threading.RLock()  # one writer at a time for tag/remove/prune/register
-        #: None: each blob in one PUT; a number: PATCH chunks of that many bytes, then PUT.
-        self.push_chunk_size: int | None = None
+        self.tokens = TokenCache()  # Bearer tokens, shared by pulls and pushes
+        self.downloads = SharedDownloads()
+        # Unpacks a crash (daemon SIGKILL) interrupted: never referenced, the pull starts them again.
+        for leftover in self.snapshots.leftovers():
+            shutil.rmtree(leftover, ignore_errors=True)
+
+    @property
+    def push_chunk_size(self) -> int | None:
+        """None: each blob in one PUT; a number: PATCH chunks of that many bytes, then PUT."""
+        return self.options.push_chunk_size
+
+    @push_chunk_size.setter
+    def push_chunk_size(self, value: int | None) -> None:
+        self.options.push_chunk_size = value
 
     def close(self) -> None:
         self.db.close()
@@ -322,18 +345,22 @@ class ImageService:
         return archive.load(self, stream)
 
     def pull(
-        self, ref: str, auth: dict[str, Any] | None, platform: str | None
+        self, ref: str, auth: dict[str, Any] | None, platform: str | None, *, all_tags: bool = False
     ) -> AsyncIterator[dict[str, Any]]:
         from dockyard.images import pull
 
-        return pull.pull(self, ref, auth, platform)
+        return pull.pull(self, ref, auth, platform, all_tags=all_tags)
 
     async def login(self, server_address: str, username: str, password: str) -> str:
         from dockyard.images import login
 
-        return await login.login(server_address, username, password, offline_domains=self.offline_domains)
+        return await login.login(
+            server_address, username, password, offline_domains=self.offline_domains, svc=self
+        )
 
-    def push(self, ref: str, auth: dict[str, Any] | None) -> AsyncIterator[dict[str, Any]]:
+    def push(
+        self, ref: str, auth: dict[str, Any] | None, *, all_tags: bool = False
+    ) -> AsyncIterator[dict[str, Any]]:
         from dockyard.images import push
 
-        return push.push(self, ref, auth)
+        return push.push(self, ref, auth, all_tags=all_tags)
