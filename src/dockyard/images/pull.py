@@ -100,6 +100,21 @@ async def pull(
     (the Engine API's ``fromImage`` without ``tag``; docker's ``pull --all-tags``)."""
     plat = oci_platform.parse(platform_text)
     creds = Credentials.from_engine(auth)
+    token = svc.pull_started()
+    try:
+        async for msg in _pull(svc, ref_text, plat, creds, all_tags):
+            yield msg
+    finally:
+        svc.pull_ended(token)
+
+
+async def _pull(
+    svc: ImageService,
+    ref_text: str,
+    plat: oci_platform.Platform,
+    creds: Credentials | None,
+    all_tags: bool,
+) -> AsyncIterator[dict[str, Any]]:
     if not all_tags:
         async for msg in _pull_one(svc, reference.parse(ref_text), plat, creds):
             yield msg

@@ -13,9 +13,11 @@ resolves names and ties the stores together.
 from __future__ import annotations
 
 import builtins
+import itertools
 import re
 import shutil
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -66,6 +68,8 @@ class ImageService:
         self.lock = threading.RLock()  # one writer at a time for tag/remove/prune/register
         self.tokens = TokenCache()  # Bearer tokens, shared by pulls and pushes
         self.downloads = SharedDownloads()
+        self._pull_ids = itertools.count()
+        self._pulls: dict[int, float] = {}  # running pulls -> start time (gc.py leaves their content)
         # Unpacks a crash (daemon SIGKILL) interrupted: never referenced, the pull starts them again.
         for leftover in self.snapshots.leftovers():
             shutil.rmtree(leftover, ignore_errors=True)
@@ -259,6 +263,35 @@ class ImageService:
 
         with self.lock:
             return delete.prune(self, dangling_only, filters or {}, in_use)
+
+    def pulls_running_since(self) -> float | None:
+        return min(self._pulls.values()) if self._pulls else None
+
+    def pull_started(self) -> int:
+        token = next(self._pull_ids)
+        self._pulls[token] = time.time()
+        return token
+
+    def pull_ended(self, token: int) -> None:
+        self._pulls.pop(token, None)
+
+    def collect_garbage(self) -> dict[str, Any]:
+        """Remove blobs and layers nothing references (after ``image prune``)."""
+        from dockyard.images import gc
+
+        with self.lock:
+            got = gc.collect(self)
+        return {
+            "Blobs": got.blobs,
+            "Layers": got.layers,
+            "Ingests": got.ingests,
+            "SpaceReclaimed": got.reclaimed,
+        }
+
+    def check(self, repair: bool = False) -> dict[str, Any]:
+        from dockyard.images import check
+
+        return check.check(self, repair)
 
     def bootstrap_busybox(self) -> str:
         from dockyard.images import local
