@@ -404,5 +404,9 @@ async def _download(
             # The bytes themselves are bad (corrupt, hostile): a resume would fail the same way.
             writer.abort()
             raise
+    except BaseException:
+        if writer.offset == 0:
+            writer.abort()  # nothing arrived (unknown blob, refused): no ingest to resume
+        raise
     finally:
         writer.close()

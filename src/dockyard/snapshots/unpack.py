@@ -84,7 +84,7 @@ class _Limited:
         data: bytes = self._read(n)
         self.count += len(data)
         if self.count > self.limit:
-            raise LimitExceeded(f"the uncompressed layer ({self.count}+ bytes)", self.limit, "max-size")
+            raise LimitExceeded(f"the uncompressed layer ({self.count}+ bytes)", self.limit, "max-layer-size")
         return data
 
 
@@ -150,7 +150,7 @@ class _Applier:
             raise LimitExceeded(f"the path depth of {original[:80]!r}...", self.limits.max_depth, "max-depth")
         if member.size > self.limits.max_size:
             raise LimitExceeded(
-                f"the declared size of {original!r} ({member.size})", self.limits.max_size, "max-size"
+                f"the declared size of {original!r} ({member.size})", self.limits.max_size, "max-layer-size"
             )
         parent = self.parent_dir(rel, original)
         base = rel.rpartition("/")[2]
