@@ -45,11 +45,14 @@ class StaticRegistry:
     def __init__(self) -> None:
         self.manifests: dict[tuple[str, str], tuple[str, bytes | Callable[[], Iterator[bytes]]]] = {}
         self.blobs: dict[str, bytes] = {}
+        self.foreign: dict[str, bytes] = {}  # served at /foreign/<digest>, not under /v2/
         self.sent: dict[str, int] = {}
         self.cut: dict[str, int] = {}
         self.rate: float | None = None
         self.requests: list[str] = []
         self.lock = threading.Lock()
+        self.active = 0  # blob downloads in progress, and the most seen at once
+        self.max_active = 0
         registry = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -75,6 +78,12 @@ class StaticRegistry:
                     if callable(body):
                         return self._stream(body(), media_type)
                     return self._send(200, body, media_type, head)
+                if path.startswith("/foreign/"):
+                    digest = path.rsplit("/", 1)[1]
+                    data = registry.foreign.get(digest)
+                    if data is None:
+                        return self._error(404, "BLOB_UNKNOWN", "no such foreign blob")
+                    return self._blob(digest, data, head)
                 if "/blobs/" in path:
                     digest = path.rsplit("/", 1)[1]
                     data = registry.blobs.get(digest)
@@ -129,6 +138,8 @@ class StaticRegistry:
                     return
                 with registry.lock:
                     limit = registry.cut.pop(digest, None)
+                    registry.active += 1
+                    registry.max_active = max(registry.max_active, registry.active)
                 pos = start
                 step = 1 << 16 if registry.rate else 1 << 20
                 began = time.monotonic()
@@ -149,6 +160,9 @@ class StaticRegistry:
                                 time.sleep(ahead)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
+                finally:
+                    with registry.lock:
+                        registry.active -= 1
                 if pos < len(data):
                     self.close_connection = True  # a network drop: the body ends early
 

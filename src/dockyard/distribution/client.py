@@ -229,8 +229,11 @@ class RegistryClient:
             return None
         token = self.tokens.get(self._key(bearer, scope))
         if token is None and scope:
-            params = {"realm": bearer.realm, "service": bearer.service}
-            token = await self._fetch_token(Challenge("bearer", params), scope)
+            async with self._lock:  # parallel uploads of one push share the first one's token
+                token = self.tokens.get(self._key(bearer, scope))
+                if token is None:
+                    params = {"realm": bearer.realm, "service": bearer.service}
+                    token = await self._fetch_token(Challenge("bearer", params), scope)
         return f"Bearer {token}" if token else None
 
     def _drop_bearer(self, scope: str | None) -> None:
