@@ -179,22 +179,36 @@ class ImageService:
         return inspect_mod.image_summary(self, image)
 
     def df(self, containers_by_image: dict[str, int]) -> tuple[int, builtins.list[dict[str, Any]]]:
-        """(LayersSize, image summaries) for /system/df: each layer counted once in LayersSize;
-        an image's SharedSize is the size of its layers that another image also uses."""
+        """(LayersSize, image summaries) for /system/df.
+
+        LayersSize is the disk the image store takes, as ``du`` counts it: blobs (compressed
+        layers, configs, manifests), unpacked layer folders, partial downloads and images.db;
+        containers' writable layers are the engine's share (their SizeRw). So LayersSize plus
+        the containers' and volumes' sizes is the data root's ``du``. An image's Size is its
+        unpacked layers (Docker's); SharedSize the part of it another image also uses, each
+        shared layer stored once (dedup by chain id), as ``system df -v`` shows.
+        """
+        from dockyard.images.gc import disk_usage
+
         images = self.images()
         users: dict[str, int] = {}
-        sizes: dict[str, int] = {}
         for img in images:
             for la in {la.chain_id: la for la in img.layers}.values():
                 users[la.chain_id] = users.get(la.chain_id, 0) + 1
-                sizes[la.chain_id] = la.size
         out = []
         for img in images:
             summary = inspect_mod.image_summary(self, img)
             summary["SharedSize"] = sum(la.size for la in img.layers if users[la.chain_id] > 1)
             summary["Containers"] = containers_by_image.get(img.id, 0)
             out.append(summary)
-        return sum(sizes.values()), out
+        overlay = self.snapshots.root
+        used = (
+            disk_usage(self.content.root)
+            + disk_usage(overlay)
+            - disk_usage(overlay / "containers")
+            + disk_usage(self.data_root / "images")
+        )
+        return used, out
 
     def history(self, name: str) -> builtins.list[dict[str, Any]]:
         return inspect_mod.history(self, self.resolve(name))
