@@ -473,6 +473,18 @@ class RegistryClient:
             resp = await self._foreign(digest, urls, headers)
         return BlobStream(self, resp, digest, restarted=bool(offset) and resp.status == 200)
 
+    async def blob_request(self, path: str, digest: str, offset: int) -> tuple[str, dict[str, str]]:
+        """The URL and headers for a blocking download of a blob (blocking.open_blob): the
+        authorization this client already holds for the repository's pull scope."""
+        scope = scope_for(path, "pull")
+        headers = {"Accept-Encoding": "identity"}
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
+        auth = self._auth_header(scope) or await self._cached_bearer(scope)
+        if auth:
+            headers["Authorization"] = auth
+        return self.endpoint.url(f"/v2/{path}/blobs/{digest}"), headers
+
     async def _foreign(
         self, digest: str, urls: tuple[str, ...], headers: dict[str, str]
     ) -> aiohttp.ClientResponse:

@@ -20,7 +20,10 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
+from dockyard.content.writer import Writer
+from dockyard.distribution import blocking
 from dockyard.distribution.auth import Credentials
+from dockyard.distribution.blocking import BlockingBlob
 from dockyard.distribution.client import DownloadInterrupted, RegistryClient, RegistryError, Resolved
 from dockyard.distribution.endpoint import RegistryUnreachable
 from dockyard.errors import DockyardError, InvalidArgument, NotFound, Unauthorized, Unsupported
@@ -327,7 +330,139 @@ def _unpack_stored(svc: ImageService, desc: Descriptor, diff_id: str) -> Unpacke
         )
 
 
+class _BlobReader:
+    """The worker thread's view of a download: the bytes an earlier attempt left in the ingest,
+    then the response; reports progress; a body shorter than the blob is a broken connection."""
+
+    def __init__(
+        self,
+        held: BinaryIO | None,
+        blob: BlockingBlob,
+        offset: int,
+        size: int,
+        report: Callable[[int, bool], None],
+    ) -> None:
+        self._held = held
+        self._blob = blob
+        self._received = offset
+        self._size = size
+        self._report = report
+
+    def read(self, n: int = -1) -> bytes:
+        if self._held is not None:
+            data = self._held.read(n if n > 0 else 1 << 20)
+            if data:
+                return data
+            self._held.close()
+            self._held = None
+        data = self._blob.read(n)
+        self._received += len(data)
+        if not data and self._received < self._size:
+            raise ConnectionError(f"the body ended at {self._received} of {self._size} bytes")
+        self._report(self._received, not data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+
 async def _download(
+    svc: ImageService,
+    client: RegistryClient,
+    path: str,
+    desc: Descriptor,
+    diff_id: str,
+    short: str,
+    emit: Callable[[dict[str, Any]], None],
+) -> Unpacked:
+    """Download, verify, decompress and unpack on one worker thread (distribution/blocking.py);
+    anything but a plain 200/206 answer (auth, foreign URLs, errors) takes the asynchronous path."""
+    writer = svc.content.writer(f"pull-{desc.digest}", desc.digest, desc.size)
+    try:
+        offset = writer.offset
+        if offset >= desc.size:
+            writer.truncate()  # a complete ingest that never committed: check it again from 0
+            offset = 0
+        url, headers = await client.blob_request(path, desc.digest, offset)
+        try:
+            blob = await asyncio.to_thread(blocking.open_blob, url, headers, 60.0)
+        except ConnectionError:
+            blob = None
+        if blob is None or blob.status not in (200, 206):
+            if blob is not None:
+                blob.close()
+            fallback = True
+        else:
+            return await _download_in_thread(svc, writer, blob, offset, desc, diff_id, short, emit)
+    except BaseException:
+        if writer.offset == 0:
+            writer.abort()  # nothing arrived (unknown blob, refused): no ingest to resume
+        raise
+    finally:
+        writer.close()
+    assert fallback
+    return await _download_async(svc, client, path, desc, diff_id, short, emit)
+
+
+async def _download_in_thread(
+    svc: ImageService,
+    writer: Writer,
+    blob: BlockingBlob,
+    offset: int,
+    desc: Descriptor,
+    diff_id: str,
+    short: str,
+    emit: Callable[[dict[str, Any]], None],
+) -> Unpacked:
+    try:
+        if blob.status == 200 and offset:
+            writer.truncate()  # the registry ignored Range: it sends the blob from byte 0
+            offset = 0
+        loop = asyncio.get_running_loop()
+        last = [0.0]
+
+        def report(received: int, done: bool) -> None:
+            now = time.monotonic()
+            if done:
+                loop.call_soon_threadsafe(emit, progress.status("Verifying Checksum", short))
+                loop.call_soon_threadsafe(emit, progress.status("Download complete", short))
+            elif now - last[0] >= _PROGRESS_EVERY:
+                last[0] = now
+                loop.call_soon_threadsafe(emit, progress.progress("Downloading", short, received, desc.size))
+
+        reader = _BlobReader(writer.open_data() if offset else None, blob, offset, desc.size, report)
+        fut = loop.run_in_executor(
+            None,
+            lambda: svc.layers.read_layer(
+                cast(BinaryIO, reader),
+                media_type=desc.media_type,
+                expected_blob=desc.digest,
+                blob_size=desc.size,
+                expected_diff=diff_id,
+                writer=writer,
+                skip=offset,
+            ),
+        )
+        try:
+            return await asyncio.shield(fut)
+        except ConnectionError as e:
+            raise DownloadInterrupted(
+                f"download of blob {desc.digest} broke off after {writer.offset} bytes ({e}): "
+                "pull again to resume where it stopped"
+            ) from None
+        except asyncio.CancelledError:
+            blob.close()  # the worker's recv fails at once; the ingest stays for a resume
+            await asyncio.gather(fut, return_exceptions=True)
+            raise
+        except Exception:
+            # The bytes themselves are bad (corrupt, hostile): a resume would fail the same way.
+            writer.abort()
+            raise
+    finally:
+        blob.close()
+
+
+async def _download_async(
     svc: ImageService,
     client: RegistryClient,
     path: str,

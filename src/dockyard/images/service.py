@@ -73,6 +73,7 @@ class ImageService:
         # Unpacks a crash (daemon SIGKILL) interrupted: never referenced, the pull starts them again.
         for leftover in self.snapshots.leftovers():
             shutil.rmtree(leftover, ignore_errors=True)
+        self.content.drop_transient()
 
     @property
     def push_chunk_size(self) -> int | None:
