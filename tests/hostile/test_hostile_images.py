@@ -64,7 +64,7 @@ def refused(svc: ImageService, ref: str, platform: str | None = None) -> str:
         msgs = asyncio.run(run(svc.pull(ref, None, platform)))
     except DockyardError as e:
         return str(e)
-    errors = [m["error"] for m in msgs if "error" in m]
+    errors = [str(m["error"]) for m in msgs if "error" in m]
     assert errors, f"the pull of {ref} succeeded: {msgs}"
     return errors[0]
 

@@ -92,7 +92,7 @@ class ContentStore:
             out.append((entry.name, data.stat().st_size if data.exists() else 0))
         return out
 
-    def drop_transient(self) -> list[str]:
+    def drop_transient(self) -> builtins.list[str]:
         """Remove ingests of ``put``/local layers whose process is gone (a crash mid-write):
         unlike pull ingests (named by digest) nothing ever resumes them."""
         gone = []
