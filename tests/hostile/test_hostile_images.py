@@ -229,3 +229,15 @@ def test_oversized_manifest_and_schema1(reg: StaticRegistry, svc: ImageService) 
     error = refused(svc, f"{reg.host}/old/image:t")
     assert "schema 1 is unsupported" in error and "push the image again" in error, error
     assert_untouched(svc)
+
+
+def test_what_a_refused_pull_left_is_collected_by_prune(reg: StaticRegistry, svc: ImageService) -> None:
+    good = tar([entry("fine", data=os.urandom(100_000))])
+    bad = tar([entry("../escape", data=b"x")])
+    reg.add_image("partial/image", "t", [good, bad])
+    assert "'..' in the path" in refused(svc, f"{reg.host}/partial/image:t")
+    # The first layer was fine: its blob and folder are stored, but no image holds them.
+    assert svc.snapshots.layers() == [sha(good)] and svc.content.has(sha(good))
+    report = svc.prune(False, {}, lambda _i: None)
+    assert report["SpaceReclaimed"] >= 100_000
+    assert_untouched(svc)

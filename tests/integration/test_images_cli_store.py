@@ -197,3 +197,37 @@ def test_system_df_agrees_with_du_and_shows_shared_sizes(d: DockyardDaemon, tmp_
         cli(d, "rm", "-f", "df-writer", "df-rw", check=False)
         cli(d, "rmi", "df/derived:1", "df/big:1", check=False)
         cli(d, "volume", "rm", "df-vol", check=False)
+
+
+def test_import_from_file_stdin_and_a_loopback_url_with_changes(d: DockyardDaemon, tmp_path: Path) -> None:
+    import functools
+    import http.server
+    import threading
+
+    layer = tmp_path / "rootfs.tar"
+    with tarfile.open(layer, "w") as t:
+        info = tarfile.TarInfo("hello")
+        info.size = 5
+        t.addfile(info, io.BytesIO(b"hello"))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/rootfs.tar"
+        cli(d, "import", "-c", 'CMD ["/bin/true"]', "-c", "ENV FROM=url", url, "imported/url:1")
+        cli(d, "import", "-c", "ENV FROM=file", str(layer), "imported/file:1")
+        cli(
+            d, "import", "-", "imported/stdin:1", input=layer.read_bytes().decode("latin-1").encode("latin-1")
+        )
+        url_image = json.loads(cli(d, "image", "inspect", "imported/url:1").stdout)[0]
+        assert url_image["Config"]["Cmd"] == ["/bin/true"] and "FROM=url" in url_image["Config"]["Env"]
+        ids = {json.loads(cli(d, "image", "inspect", n).stdout)[0]["RootFS"]["Layers"][0]
+               for n in ("imported/url:1", "imported/file:1", "imported/stdin:1")}  # fmt: skip
+        assert len(ids) == 1  # the same tarball, the same layer, stored once
+        missing = cli(d, "import", url.replace("rootfs", "nothing"), "imported/none:1", check=False)
+        assert missing.returncode != 0 and "not found" in missing.stderr
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        cli(d, "rmi", "imported/url:1", "imported/file:1", "imported/stdin:1", check=False)
