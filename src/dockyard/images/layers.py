@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import io
 import os
+import queue
+import threading
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import BinaryIO, Protocol, cast
 
 import zstandard
 
@@ -32,13 +34,62 @@ from dockyard.snapshots.overlay import OverlaySnapshotter
 from dockyard.snapshots.unpack import apply_layer
 
 _CHUNK = 1 << 20
+_BEHIND_MIN = 4 << 20  # smaller blobs are written inline: a thread costs more than it saves
+_BEHIND_CHUNKS = 16
+
+
+def _finish_quietly(behind: WriteBehind | None) -> None:
+    """Stop the blob writer after a failure; the failure being raised is the one to report."""
+    if behind is not None:
+        try:
+            behind.finish()
+        except Exception:
+            pass  # the blob is discarded or resumed either way
+
+
+class _Sink(Protocol):
+    def write(self, chunk: bytes | memoryview) -> None: ...
+
+
+class WriteBehind:
+    """Hashes and writes the compressed blob on a thread of its own while the caller's thread
+    decompresses, hashes and unpacks: the blob's sha256 and write leave a layer's critical path
+    (hashlib and os.write release the GIL, so the two threads truly overlap). ``finish`` waits
+    for every queued chunk, also after an error, so an interrupted download keeps all it got."""
+
+    def __init__(self, writer: Writer) -> None:
+        self._writer = writer
+        self._q: queue.Queue[bytes | None] = queue.Queue(_BEHIND_CHUNKS)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="blob-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self._q.get()) is not None:
+            if self._error is None:
+                try:
+                    self._writer.write(chunk)
+                except BaseException as e:  # reported by write() or finish() on the caller's thread
+                    self._error = e
+
+    def write(self, chunk: bytes | memoryview) -> None:
+        if self._error is not None:
+            raise self._error
+        self._q.put(bytes(chunk))
+
+    def finish(self) -> None:
+        if self._thread.is_alive():
+            self._q.put(None)
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 class TeeReader(io.RawIOBase):
     """Reads ``raw``, copying every byte to ``writer`` and reporting the count to ``progress``."""
 
     def __init__(
-        self, raw: BinaryIO, writer: Writer | None, progress: Callable[[int], None] | None, skip: int = 0
+        self, raw: BinaryIO, writer: _Sink | None, progress: Callable[[int], None] | None, skip: int = 0
     ) -> None:
         self._raw = raw
         self._writer = writer
@@ -134,7 +185,8 @@ class LayerStore:
             writer = self.content.writer(
                 f"layer-{os.getpid()}-{id(raw):x}-{os.urandom(4).hex()}", expected_blob, blob_size
             )
-        tee = TeeReader(raw, writer, progress, skip)
+        behind = WriteBehind(writer) if writer is not None and (blob_size or 0) >= _BEHIND_MIN else None
+        tee = TeeReader(raw, behind or writer, progress, skip)
         tmp: Path | None = None
         try:
             if media_type is None:
@@ -158,6 +210,8 @@ class LayerStore:
                 stats = apply_layer(cast(BinaryIO, reader), str(tmp), self.limits)
                 size, tree = stats.size, stats.tree
             tee.drain()
+            if behind is not None:
+                behind.finish()
             diff = reader.verifier.check("layer (uncompressed)")
             if writer is not None:
                 blob = str(writer.commit())
@@ -166,6 +220,7 @@ class LayerStore:
                 assert expected_blob is not None
                 blob, stored = expected_blob, self.content.info(expected_blob).size
         except (zlib.error, zstandard.ZstdError, EOFError) as e:
+            _finish_quietly(behind)
             if tmp is not None:
                 self.snapshots.abort(tmp)
             if own_writer and writer is not None:
@@ -174,6 +229,7 @@ class LayerStore:
                 f"layer {expected_blob or ''} cannot be decompressed ({e}): the blob is corrupt"
             ) from None
         except BaseException:
+            _finish_quietly(behind)
             if tmp is not None:
                 self.snapshots.abort(tmp)
             if own_writer and writer is not None:
