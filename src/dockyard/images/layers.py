@@ -28,7 +28,7 @@ from dockyard.content.writer import Writer
 from dockyard.errors import InvalidArgument
 from dockyard.images.model import Layer
 from dockyard.oci import mediatypes as mt
-from dockyard.oci.digest import Digest, DigestReader, chain_ids
+from dockyard.oci.digest import Digest, DigestReader, Verifier, chain_ids
 from dockyard.snapshots.limits import LayerLimits
 from dockyard.snapshots.overlay import OverlaySnapshotter
 from dockyard.snapshots.unpack import apply_layer
@@ -38,13 +38,14 @@ _BEHIND_MIN = 4 << 20  # smaller blobs are written inline: a thread costs more t
 _BEHIND_CHUNKS = 16
 
 
-def _finish_quietly(behind: WriteBehind | None) -> None:
-    """Stop the blob writer after a failure; the failure being raised is the one to report."""
-    if behind is not None:
-        try:
-            behind.finish()
-        except Exception:
-            pass  # the blob is discarded or resumed either way
+def _finish_quietly(*threads: WriteBehind | _HashBehind | None) -> None:
+    """Stop the helper threads after a failure; the failure being raised is the one to report."""
+    for t in threads:
+        if t is not None:
+            try:
+                t.finish()
+            except Exception:
+                pass  # the blob is discarded or resumed either way
 
 
 class _Sink(Protocol):
@@ -52,23 +53,23 @@ class _Sink(Protocol):
 
 
 class WriteBehind:
-    """Hashes and writes the compressed blob on a thread of its own while the caller's thread
-    decompresses, hashes and unpacks: the blob's sha256 and write leave a layer's critical path
-    (hashlib and os.write release the GIL, so the two threads truly overlap). ``finish`` waits
-    for every queued chunk, also after an error, so an interrupted download keeps all it got."""
+    """Feeds chunks to ``sink`` on a thread of its own while the caller's thread goes on: the
+    compressed blob's sha256 and write, and the tar's sha256, leave a layer's critical path
+    (hashlib and os.write release the GIL, so the threads truly overlap). ``finish`` waits for
+    every queued chunk, also after an error, so an interrupted download keeps all it got."""
 
-    def __init__(self, writer: Writer) -> None:
-        self._writer = writer
+    def __init__(self, sink: Callable[[bytes], object], name: str) -> None:
+        self._sink = sink
         self._q: queue.Queue[bytes | None] = queue.Queue(_BEHIND_CHUNKS)
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="blob-writer", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while (chunk := self._q.get()) is not None:
             if self._error is None:
                 try:
-                    self._writer.write(chunk)
+                    self._sink(chunk)
                 except BaseException as e:  # reported by write() or finish() on the caller's thread
                     self._error = e
 
@@ -83,6 +84,27 @@ class WriteBehind:
             self._thread.join()
         if self._error is not None:
             raise self._error
+
+
+class _HashBehind:
+    """A reader that hands what passes through it to a hashing thread (the diff id)."""
+
+    def __init__(self, raw: BinaryIO, verifier: Verifier) -> None:
+        self._read = raw.read
+        self.verifier = verifier
+        self._behind = WriteBehind(verifier.update, "diff-hasher")
+
+    def read(self, n: int = -1) -> bytes:
+        data: bytes = self._read(n)
+        if data:
+            self._behind.write(data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def finish(self) -> None:
+        self._behind.finish()
 
 
 class TeeReader(io.RawIOBase):
@@ -155,11 +177,22 @@ class Unpacked:
 
 class LayerStore:
     def __init__(
-        self, content: ContentStore, snapshots: OverlaySnapshotter, limits: LayerLimits | None = None
+        self,
+        content: ContentStore,
+        snapshots: OverlaySnapshotter,
+        limits: LayerLimits | None = None,
+        *,
+        sync: bool = False,
     ) -> None:
         self.content = content
         self.snapshots = snapshots
         self.limits = limits or LayerLimits()
+        # Layer blobs are renamed into place only when whole and verified, but not fsynced by
+        # default (dockerd does not sync unpacked layers either): on ext4 (data=ordered) the
+        # fsync also flushes the layer just unpacked, twice the bytes skopeo writes, and a pull
+        # then waits on the disk. After a power loss, `system check --repair` finds a blob the
+        # kernel had not written yet. sync=True (daemon option sync-layers) restores the fsync.
+        self.sync = sync
 
     def read_layer(
         self,
@@ -185,8 +218,10 @@ class LayerStore:
             writer = self.content.writer(
                 f"layer-{os.getpid()}-{id(raw):x}-{os.urandom(4).hex()}", expected_blob, blob_size
             )
-        behind = WriteBehind(writer) if writer is not None and (blob_size or 0) >= _BEHIND_MIN else None
+        big = (blob_size or 0) >= _BEHIND_MIN
+        behind = WriteBehind(writer.write, "blob-writer") if writer is not None and big else None
         tee = TeeReader(raw, behind or writer, progress, skip)
+        hasher: _HashBehind | None = None
         tmp: Path | None = None
         try:
             if media_type is None:
@@ -199,7 +234,8 @@ class LayerStore:
                     raise InvalidArgument(f"unsupported layer media type {media_type!r}") from None
             plain = compression.decompressor(cast(BinaryIO, tee), kind)
             want_diff = Digest.parse(expected_diff) if expected_diff else None
-            reader = DigestReader(plain, want_diff)
+            hasher = _HashBehind(plain, Verifier(want_diff)) if big else None
+            reader: DigestReader | _HashBehind = hasher or DigestReader(plain, want_diff)
             size = 0
             tree = ""
             if chain_id is not None and self.snapshots.has(chain_id):
@@ -212,15 +248,17 @@ class LayerStore:
             tee.drain()
             if behind is not None:
                 behind.finish()
+            if hasher is not None:
+                hasher.finish()
             diff = reader.verifier.check("layer (uncompressed)")
             if writer is not None:
-                blob = str(writer.commit())
+                blob = str(writer.commit(sync=self.sync))
                 stored = writer.offset
             else:
                 assert expected_blob is not None
                 blob, stored = expected_blob, self.content.info(expected_blob).size
         except (zlib.error, zstandard.ZstdError, EOFError) as e:
-            _finish_quietly(behind)
+            _finish_quietly(behind, hasher)
             if tmp is not None:
                 self.snapshots.abort(tmp)
             if own_writer and writer is not None:
@@ -229,7 +267,7 @@ class LayerStore:
                 f"layer {expected_blob or ''} cannot be decompressed ({e}): the blob is corrupt"
             ) from None
         except BaseException:
-            _finish_quietly(behind)
+            _finish_quietly(behind, hasher)
             if tmp is not None:
                 self.snapshots.abort(tmp)
             if own_writer and writer is not None:

@@ -24,6 +24,7 @@ class ImageOptions:
     registry: RegistrySettings = field(default_factory=RegistrySettings)
     limits: LayerLimits = field(default_factory=LayerLimits)
     push_chunk_size: int | None = None
+    sync_layers: bool = False  # fsync each layer blob before it is renamed into the store
 
 
 #: ``image-limits`` keys (daemon.json / --image-limit KEY=N) and their defaults

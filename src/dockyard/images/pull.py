@@ -240,12 +240,26 @@ async def _pull_one(
                 else:
                     yield progress.status("Pulling fs layer", short)
             sem = asyncio.Semaphore(svc.options.max_concurrent_downloads)
+            # Largest first: the semaphore serves tasks in creation order, and the biggest layer
+            # is the pull's critical path; a small layer waiting for a slot costs little.
+            order = sorted(
+                (i for i in range(len(manifest.layers)) if i not in existing),
+                key=lambda i: -manifest.layers[i].size,
+            )
             tasks = {
                 i: asyncio.create_task(
-                    _fetch(svc, client, path, desc, diff_ids[i], chains[i], messages.put_nowait, sem)
+                    _fetch(
+                        svc,
+                        client,
+                        path,
+                        manifest.layers[i],
+                        diff_ids[i],
+                        chains[i],
+                        messages.put_nowait,
+                        sem,
+                    )
                 )
-                for i, desc in enumerate(manifest.layers)
-                if i not in existing
+                for i in order
             }
             layers: list[Layer] = []
             parent: str | None = None

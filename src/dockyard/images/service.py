@@ -63,7 +63,9 @@ class ImageService:
         self.content = ContentStore(self.data_root / "content")
         self.snapshots = OverlaySnapshotter(self.data_root / "overlay")
         self.db = ImageDB(self.data_root / "images" / "images.db")
-        self.layers = LayerStore(self.content, self.snapshots, self.options.limits)
+        self.layers = LayerStore(
+            self.content, self.snapshots, self.options.limits, sync=self.options.sync_layers
+        )
         self.offline_domains = self.options.registry.offline_domains | offline_domains
         self.lock = threading.RLock()  # one writer at a time for tag/remove/prune/register
         self.tokens = TokenCache()  # Bearer tokens, shared by pulls and pushes
