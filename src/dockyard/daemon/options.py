@@ -49,6 +49,7 @@ class DaemonOptions:
     max_concurrent_downloads: int = 3
     max_concurrent_uploads: int = 5
     image_limits: dict[str, int] = field(default_factory=dict)  # images/options.py LIMIT_KEYS
+    sync_layers: bool = False  # fsync each pulled layer blob (images/layers.py)
     insecure_registries: list[str] = field(default_factory=list)
     registry_mirrors: list[str] = field(default_factory=list)
     shutdown_timeout: int = 15
@@ -84,6 +85,7 @@ _FILE_KEYS: dict[str, str] = {
     "max-concurrent-downloads": "max_concurrent_downloads",
     "max-concurrent-uploads": "max_concurrent_uploads",
     "image-limits": "image_limits",
+    "sync-layers": "sync_layers",
     "insecure-registries": "insecure_registries",
     "registry-mirrors": "registry_mirrors",
     "shutdown-timeout": "shutdown_timeout",
@@ -202,6 +204,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-concurrent-uploads", dest="max_concurrent_uploads", type=int, metavar="N")
     p.add_argument("--insecure-registry", dest="insecure_registries", action="append", metavar="HOST[:PORT]")
     p.add_argument("--registry-mirror", dest="registry_mirrors", action="append", metavar="URL|DOMAIN=URL")
+    p.add_argument(
+        "--sync-layers", dest="sync_layers", type=_bool, nargs="?", const=True, metavar="BOOL",
+        help="fsync every pulled layer blob before it enters the store (default false)",
+    )  # fmt: skip
     p.add_argument(
         "--image-limit",
         dest="image_limit",

@@ -49,6 +49,7 @@ def image_options(opts: DaemonOptions) -> ImageOptions:
         registry_mirrors=opts.registry_mirrors,
         offline_domains=OFFLINE_DOMAINS,
         limits=opts.image_limits,
+        sync_layers=opts.sync_layers,
     )
 
 

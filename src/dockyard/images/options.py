@@ -45,6 +45,7 @@ def build(
     registry_mirrors: list[str] | tuple[str, ...] = (),
     offline_domains: frozenset[str] = frozenset(),
     limits: dict[str, Any] | None = None,
+    sync_layers: bool = False,
 ) -> ImageOptions:
     values = dict(LIMIT_KEYS)
     for key, value in (limits or {}).items():
@@ -64,4 +65,5 @@ def build(
             index_depth=values["max-index-depth"],
         ),
         limits=LayerLimits(values["max-entries"], values["max-depth"], values["max-layer-size"]),
+        sync_layers=sync_layers,
     )
