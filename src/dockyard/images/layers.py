@@ -232,7 +232,7 @@ class LayerStore:
                     kind = mt.layer_compression(media_type)
                 except KeyError:
                     raise InvalidArgument(f"unsupported layer media type {media_type!r}") from None
-            plain = compression.decompressor(cast(BinaryIO, tee), kind)
+            plain = compression.decompressor(cast(BinaryIO, tee), kind, chunks=True)
             want_diff = Digest.parse(expected_diff) if expected_diff else None
             hasher = _HashBehind(plain, Verifier(want_diff)) if big else None
             reader: DigestReader | _HashBehind = hasher or DigestReader(plain, want_diff)
@@ -280,7 +280,13 @@ class LayerStore:
         chain = chain_ids([parent_chain, unpacked.diff_id])[1] if parent_chain else unpacked.diff_id
         if unpacked.tmp is not None:
             self.snapshots.commit(
-                chain, parent_chain, unpacked.tmp, unpacked.size, diff_id=unpacked.diff_id, tree=unpacked.tree
+                chain,
+                parent_chain,
+                unpacked.tmp,
+                unpacked.size,
+                diff_id=unpacked.diff_id,
+                tree=unpacked.tree,
+                sync=self.sync,
             )
         size = unpacked.size or self.snapshots.size(chain)
         return Layer(

@@ -229,13 +229,14 @@ class ImageService:
     ) -> str:
         """Store ``config`` (and a manifest, built when none is given); returns the image id."""
         data = config_bytes if config_bytes is not None else image_config.encode(config)
-        image_id = self.content.put(data)
+        sync = self.options.sync_layers  # as for layer blobs (layers.py): one journal commit less
+        image_id = self.content.put(data, sync=sync)
         if manifest is None:
             manifest = build_manifest(
                 Descriptor(mt.OCI_CONFIG, image_id, len(data)),
                 [Descriptor(la.media_type, la.blob, la.blob_size) for la in layers],
             )
-        manifest_digest = self.content.put(manifest, digest_of(manifest))
+        manifest_digest = self.content.put(manifest, digest_of(manifest), sync=sync)
         with self.lock:
             self.db.add_image(
                 image_id,

@@ -86,6 +86,7 @@ class OverlaySnapshotter:
         *,
         diff_id: str = "",
         tree: str = "",
+        sync: bool = True,
     ) -> None:
         """Move a layer unpacked by :meth:`begin` into place under ``chain_id``.
 
@@ -113,7 +114,10 @@ class OverlaySnapshotter:
             shutil.rmtree(target)  # a partial folder from a crash between rename and link
         os.rename(work, target)
         os.symlink(f"../{target.name}/diff", self.root / "l" / name)
-        fsync_dir(str(self.root))
+        if sync:
+            # On ext4 (data=ordered) this commits the journal, and with it every block the layer
+            # just wrote: a pull passes sync=False (images/layers.py says why).
+            fsync_dir(str(self.root))
 
     def record(self, chain_id: str) -> tuple[str, str]:
         """(diff id, tree digest) written at unpack; empty strings for layers made before them."""

@@ -26,6 +26,7 @@ import shutil
 import stat
 import tarfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, cast
 
@@ -169,10 +170,8 @@ class _Applier:
         if member.isreg():
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
             try:
-                src = tf.extractfile(member)
-                assert src is not None
                 crc = 0
-                while chunk := src.read(_CHUNK):
+                for chunk in _content(tf, member):
                     crc = zlib.crc32(chunk, crc)
                     view = memoryview(chunk)
                     while view:
@@ -258,6 +257,25 @@ class _Applier:
         # Folders last and deepest first: creating entries inside a folder changes its mtime.
         for path, member in reversed(self.dirs):
             self.metadata(path, member, member.name)
+
+
+def _content(tf: tarfile.TarFile, member: tarfile.TarInfo) -> Iterator[bytes]:
+    """A regular member's bytes. From the archive's stream itself when it is one (``r|``):
+    extractfile's reader copies every chunk twice more; tarfile's next() then skips the block
+    padding by seeking forward, which its stream allows. Sparse members go through extractfile."""
+    stream = tf.fileobj
+    if member.issparse() or stream is None or not hasattr(stream, "bufsize"):
+        src = tf.extractfile(member)
+        assert src is not None
+        yield from iter(lambda: src.read(_CHUNK), b"")
+        return
+    remaining = member.size
+    while remaining:
+        chunk: bytes = stream.read(min(remaining, _CHUNK))
+        if not chunk:
+            raise tarfile.ReadError(f"unexpected end of data in {member.name!r}")
+        remaining -= len(chunk)
+        yield chunk
 
 
 def _ns(mtime: float) -> int:
