@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
 
 from dockyard.errors import InvalidArgument
 
@@ -111,6 +110,8 @@ def helper_for(config: Mapping[str, Any], server: str) -> str | None:
 
 
 def _run_helper(name: str, verb: str, data: str) -> str:
+    import subprocess  # here: it loads threading, and `dockyard ps` must start without it
+
     program = f"docker-credential-{name}"
     try:
         res = subprocess.run([program, verb], input=data.encode(), capture_output=True, timeout=60)
