@@ -253,9 +253,15 @@ def test_save_and_load_roundtrip(svc: ImageService, busybox: str, tmp_path: Path
     with tarfile.open(fileobj=io.BytesIO(data)) as tf:
         manifest = json.load(tf.extractfile("manifest.json"))  # type: ignore[arg-type]
         names = tf.getnames()
-    assert manifest[0]["Config"] == busybox[7:] + ".json"
+        index = json.load(tf.extractfile("index.json"))  # type: ignore[arg-type]
+    # dockerd 25+'s layout: docker-archive's manifest.json and an OCI layout over the same blobs.
+    assert manifest[0]["Config"] == "blobs/sha256/" + busybox[7:]
     assert sorted(manifest[0]["RepoTags"]) == ["busybox:latest", "second:x"]
-    assert manifest[0]["Layers"][0] in names and "repositories" in names
+    assert manifest[0]["Layers"][0] in names and "repositories" in names and "oci-layout" in names
+    assert sorted(m["annotations"]["io.containerd.image.name"] for m in index["manifests"]) == [
+        "docker.io/library/busybox:latest",
+        "docker.io/library/second:x",
+    ]
     other = ImageService(tmp_path / "loaded")
     try:
         msgs = list(other.load(io.BytesIO(data)))

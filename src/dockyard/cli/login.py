@@ -64,7 +64,8 @@ def login(ctx: Context, argv: list[str]) -> int:
     if answer.get("IdentityToken"):
         config["auths"][key]["identitytoken"] = answer["IdentityToken"]
     auth.save(ctx.config_path, config)
-    ctx.warn(f"WARNING! Your password will be stored unencrypted in {ctx.config_path}.")
+    if not auth.helper_for(config, server):
+        ctx.warn(f"WARNING! Your password will be stored unencrypted in {ctx.config_path}.")
     ctx.print(str(answer.get("Status") or "Login Succeeded"))
     return 0
 

@@ -26,12 +26,17 @@ def pull_image(
     quiet: bool = False,
     out: BinaryIO | None = None,
     terminal: bool | None = None,
+    all_tags: bool = False,
 ) -> reference.Reference:
-    """Pull ``image``; progress to ``out`` (stdout by default) unless quiet. The reference pulled."""
-    ref = reference.parse(image).with_default_tag()
+    """Pull ``image``; progress to ``out`` (stdout by default) unless quiet. The reference pulled.
+
+    ``all_tags``: ``image`` names a repository; the API pulls every tag when no tag is sent."""
+    ref = reference.parse(image)
+    if not all_tags:
+        ref = ref.with_default_tag()
     params = {
         "fromImage": ref.familiar_name,
-        "tag": ref.digest or ref.tag,
+        "tag": ref.digest or ref.tag or None,
         "platform": platform or None,
     }
     headers = {"X-Registry-Auth": auth.header_for(ctx.config(), ref.domain)}
@@ -59,17 +64,17 @@ def pull(ctx: Context, argv: list[str]) -> int:
     cmd = Command(
         ctx, "[OPTIONS] NAME[:TAG|@DIGEST]", "Download an image from a registry", min_args=1, max_args=1
     )
-    cmd.flags.bool("all-tags", "a", "Download all tagged images in the repository", hidden=True)
+    cmd.flags.bool("all-tags", "a", "Download all tagged images in the repository")
     cmd.flags.string("platform", help="Set platform if server is multi-platform capable")
     cmd.flags.bool("quiet", "q", "Suppress verbose output")
     cmd.flags.bool("disable-content-trust", help="Skip image verification", default=True, hidden=True)
     opts, args = cmd.parse(argv)
-    if opts.all_tags:
-        raise cmd.fail("--all-tags is not supported by dockyard: pull the tags one by one")
     given = reference.parse(args[0])
-    if not opts.quiet and not given.tag and not given.digest:
+    if opts.all_tags and (given.tag or given.digest):
+        raise cmd.fail("tag can't be used with --all-tags/-a")
+    if not opts.quiet and not opts.all_tags and not given.tag and not given.digest:
         ctx.print(f"Using default tag: {reference.DEFAULT_TAG}")
         ctx.flush()
-    ref = pull_image(ctx, args[0], platform=opts.platform, quiet=opts.quiet)
+    ref = pull_image(ctx, args[0], platform=opts.platform, quiet=opts.quiet, all_tags=opts.all_tags)
     ctx.print(full_name(ref))
     return 0

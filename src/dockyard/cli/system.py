@@ -294,14 +294,53 @@ def usage_rows(df: dict[str, Any]) -> list[UsageRow]:
     ]
 
 
+def verbose_df(data: dict[str, Any]) -> str:
+    """docker system df -v: per image its size, the part shared with other images (stored once)
+    and its own; per container and volume their sizes."""
+    from dockyard.cli import tabwriter
+
+    size = humanize.size
+    lines = ["Images space usage:", ""]
+    rows = ["REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE\tSHARED SIZE\tUNIQUE SIZE\tCONTAINERS"]
+    for i in data.get("Images") or []:
+        tags = i.get("RepoTags") or ["<none>:<none>"]
+        repo, _, tag = tags[0].rpartition(":")
+        total, shared = int(i.get("Size") or 0), int(i.get("SharedSize") or 0)
+        rows.append(
+            f"{repo}\t{tag}\t{str(i.get('Id', '')).partition(':')[2][:12]}\t"
+            f"{humanize.ago(float(i.get('Created') or 0))}\t{size(total)}\t{size(shared)}\t"
+            f"{size(total - shared)}\t{i.get('Containers', 0)}"
+        )
+    lines += [*tabwriter.render("\n".join(rows)).splitlines(), "", "Containers space usage:", ""]
+    rows = ["CONTAINER ID\tIMAGE\tSIZE\tSTATUS\tNAMES"]
+    for c in data.get("Containers") or []:
+        names = ",".join(n.lstrip("/") for n in c.get("Names") or [])
+        rows.append(f"{str(c.get('Id', ''))[:12]}\t{c.get('Image', '')}\t{size(int(c.get('SizeRw') or 0))}\t"
+                    f"{c.get('Status', '')}\t{names}")  # fmt: skip
+    lines += [*tabwriter.render("\n".join(rows)).splitlines(), "", "Local Volumes space usage:", ""]
+    rows = ["VOLUME NAME\tLINKS\tSIZE"]
+    for v in data.get("Volumes") or []:
+        usage = v.get("UsageData") or {}
+        rows.append(
+            f"{v.get('Name', '')}\t{usage.get('RefCount', 0)}\t{size(max(0, int(usage.get('Size') or 0)))}"
+        )
+    lines += tabwriter.render("\n".join(rows)).splitlines()
+    cache = sum(int(b.get("Size") or 0) for b in data.get("BuildCache") or [])
+    lines += ["", f"Build cache usage: {size(cache)}", ""]
+    return "\n".join(lines) + "\n"
+
+
 def df(ctx: Context, argv: list[str]) -> int:
     cmd = Command(ctx, "[OPTIONS]", "Show docker disk usage", max_args=0)
     cmd.flags.string("format", help="Format output using a custom template")
     cmd.flags.bool("verbose", "v", "Show detailed information on space usage")
     opts, _ = cmd.parse(argv)
     data = ctx.client.get("/system/df") or {}
-    if opts.verbose:
+    if opts.verbose and opts.format:
         ctx.print(formatter.json_indent(data))
+        return 0
+    if opts.verbose:
+        ctx.print(verbose_df(data), end="")
         return 0
     formatter.write(ctx, opts.format, DF_TABLE, usage_rows(data), DF_HEADERS)
     return 0

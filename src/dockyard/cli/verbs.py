@@ -74,6 +74,11 @@ BUILDER: dict[str, Entry] = {
 }
 
 SYSTEM: dict[str, Entry] = {
+    "check": (
+        "check",
+        "check",
+        "Verify the image store's blobs and layers (--repair removes what is corrupt)",
+    ),
     "df": ("system", "df", "Show docker disk usage"),
     "events": ("events", "events", "Get real time events from the server"),
     "info": ("system", "info", "Display system-wide information"),

@@ -3,8 +3,14 @@
 The file is ``$DOCKER_CONFIG/config.json`` (default ``~/.docker/config.json``), shared with the
 docker CLI: ``{"auths": {"<server>": {"auth": base64("user:password")}}}``. Docker Hub's key is
 ``https://index.docker.io/v1/``; other registries are keyed by ``host[:port]``. Keys the docker
-CLI wrote with a scheme or path (``https://host/v1/``) are found too. Credential helpers
-(``credsStore``, ``credHelpers``) are not run: only ``auths`` entries are used.
+CLI wrote with a scheme or path (``https://host/v1/``) are found too.
+
+Credential helpers, as the docker CLI runs them (docker-credential-helpers' protocol):
+``credHelpers: {"<server>": "NAME"}`` names a helper for one registry, ``credsStore: "NAME"``
+one for all others. The program ``docker-credential-NAME`` is run with ``get`` (the server on
+stdin; ``{"Username", "Secret"}`` on stdout, a Username of ``<token>`` meaning an identity
+token), ``store`` (``{"ServerURL", "Username", "Secret"}`` on stdin) and ``erase`` (the server on
+stdin). With a helper, config.json keeps only an empty ``auths`` entry for the server.
 
 Requests carry credentials in ``X-Registry-Auth``: base64url of ``{"username", "password",
 "serveraddress"}`` (Engine API "Authentication").
@@ -93,8 +99,53 @@ def _matches(key: str, wanted: str) -> bool:
     return server_key(key) == wanted
 
 
+def helper_for(config: Mapping[str, Any], server: str) -> str | None:
+    """The credential helper's name for ``server`` (credHelpers first, then credsStore)."""
+    wanted = server_key(server)
+    for key, name in (config.get("credHelpers") or {}).items():
+        if server_key(key) == wanted and name:
+            return str(name)
+    store = config.get("credsStore")
+    return str(store) if store else None
+
+
+def _run_helper(name: str, verb: str, data: str) -> str:
+    import subprocess  # here: it loads threading, and `dockyard ps` must start without it
+
+    program = f"docker-credential-{name}"
+    try:
+        res = subprocess.run([program, verb], input=data.encode(), capture_output=True, timeout=60)
+    except FileNotFoundError:
+        raise InvalidArgument(
+            f"credential helper {program} not found in PATH: install it or remove it from config.json"
+        ) from None
+    out = res.stdout.decode(errors="replace").strip()
+    if res.returncode != 0:
+        if verb == "get" and "credentials not found" in out.lower():
+            return ""
+        raise InvalidArgument(
+            f"credential helper {program} {verb} failed: {out or res.stderr.decode().strip()}"
+        )
+    return out
+
+
+def _helper_key(server: str) -> str:
+    # The docker CLI hands helpers Docker Hub's URL, and other registries as host[:port].
+    return server_key(server)
+
+
 def get(config: Mapping[str, Any], server: str) -> tuple[str, str] | None:
     """(username, password) stored for ``server``, or None."""
+    helper = helper_for(config, server)
+    if helper:
+        out = _run_helper(helper, "get", _helper_key(server))
+        if not out:
+            return None
+        try:
+            creds = json.loads(out)
+        except ValueError:
+            raise InvalidArgument(f"credential helper docker-credential-{helper} gave no JSON") from None
+        return str(creds.get("Username") or ""), str(creds.get("Secret") or "")
     wanted = server_key(server)
     auths = config.get("auths") or {}
     for key in [wanted, *auths]:
@@ -115,6 +166,12 @@ def get(config: Mapping[str, Any], server: str) -> tuple[str, str] | None:
 
 
 def put(config: dict[str, Any], server: str, username: str, password: str) -> None:
+    helper = helper_for(config, server)
+    if helper:
+        payload = {"ServerURL": _helper_key(server), "Username": username, "Secret": password}
+        _run_helper(helper, "store", json.dumps(payload))
+        config.setdefault("auths", {})[server_key(server)] = {}
+        return
     token = base64.b64encode(f"{username}:{password}".encode()).decode()
     config.setdefault("auths", {})[server_key(server)] = {"auth": token}
 
@@ -124,6 +181,9 @@ def remove(config: dict[str, Any], server: str) -> bool:
     wanted = server_key(server)
     auths = config.get("auths") or {}
     keys = [key for key in auths if _matches(key, wanted)]
+    helper = helper_for(config, server)
+    if helper and keys:
+        _run_helper(helper, "erase", _helper_key(server))
     for key in keys:
         del auths[key]
     return bool(keys)

@@ -44,10 +44,11 @@ class _GzipReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+    def _fill(self) -> bool:
+        """Decompress until output is waiting in ``self._buf``; False at the end."""
         while not self._buf:
             if self._eof:
-                return 0
+                return False
             if self._d.unconsumed_tail:
                 data = self._d.unconsumed_tail
             elif self._next:
@@ -58,7 +59,7 @@ class _GzipReader(io.RawIOBase):
                 if self._in_member:
                     raise InvalidArgument("gzip stream is truncated: the layer blob is incomplete")
                 self._eof = True
-                return 0
+                return False
             if not self._in_member and not data.strip(b"\0"):
                 continue  # zero padding after the last member (some writers add it)
             self._in_member = True
@@ -67,20 +68,52 @@ class _GzipReader(io.RawIOBase):
                 self._next = self._d.unused_data
                 self._d = zlib.decompressobj(31)
                 self._in_member = False
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        if not self._fill():
+            return 0
         n = min(len(b), len(self._buf))
         b[:n] = self._buf[:n]
         self._buf = self._buf[n:]
         return n
 
 
-def decompressor(raw: BinaryIO, compression: str) -> BinaryIO:
-    """A reader of the uncompressed bytes of ``raw``; ``compression`` as :func:`detect` names it."""
+class _GzipChunks(_GzipReader):
+    """gunzip whose ``read(n)`` hands out the decompressor's own output (up to n bytes; fewer
+    before the end too) without the two copies a BufferedReader makes, for readers that loop
+    until they have what they asked for (tarfile's stream, the hashing readers of a pull)."""
+
+    def read(self, n: int = -1) -> bytes:
+        if n < 0:
+            return b"".join(iter(lambda: self.read(_CHUNK), b""))
+        if not self._fill():
+            return b""
+        whole = self._buf.obj
+        if n >= len(self._buf) and isinstance(whole, bytes) and len(whole) == len(self._buf):
+            self._buf = memoryview(b"")
+            return whole  # the decompressor's output object itself: no copy
+        data = bytes(self._buf[:n])
+        self._buf = self._buf[len(data) :]
+        return data
+
+
+def decompressor(raw: BinaryIO, compression: str, *, chunks: bool = False) -> BinaryIO:
+    """A reader of the uncompressed bytes of ``raw``; ``compression`` as :func:`detect` names it.
+
+    ``chunks``: ``read(n)`` may return fewer than n bytes before the end (no buffering copies);
+    only for readers that loop until they have what they asked for.
+    """
     if compression == "":
         return raw
     if compression == "gzip":
+        if chunks:
+            return cast(BinaryIO, _GzipChunks(raw))
         return cast(BinaryIO, io.BufferedReader(_GzipReader(raw), _CHUNK))
     if compression == "zstd":
         reader = zstandard.ZstdDecompressor().stream_reader(raw, read_size=_CHUNK, read_across_frames=True)
+        if chunks:
+            return cast(BinaryIO, reader)
         return cast(BinaryIO, io.BufferedReader(cast(io.RawIOBase, reader), _CHUNK))
     raise Unsupported(f"unsupported layer compression {compression!r}: use gzip, zstd or none")
 

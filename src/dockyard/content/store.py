@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 import os
 import re
+import shutil
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -90,6 +91,20 @@ class ContentStore:
             data = entry / "data"
             out.append((entry.name, data.stat().st_size if data.exists() else 0))
         return out
+
+    def drop_transient(self) -> builtins.list[str]:
+        """Remove ingests of ``put``/local layers whose process is gone (a crash mid-write):
+        unlike pull ingests (named by digest) nothing ever resumes them."""
+        gone = []
+        for entry in sorted(self.ingest_root.iterdir()):
+            kind, _, rest = entry.name.partition("-")
+            pid = rest.partition("-")[0]
+            if kind not in ("put", "layer") or not pid.isdigit():
+                continue
+            if int(pid) != os.getpid() and not os.path.exists(f"/proc/{pid}"):
+                shutil.rmtree(entry, ignore_errors=True)
+                gone.append(entry.name)
+        return gone
 
     def put(self, data: bytes, expected: str | Digest | None = None, *, sync: bool = True) -> str:
         """Store bytes (a manifest, a config); returns ``alg:hex``. Existing blobs are kept."""

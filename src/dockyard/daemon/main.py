@@ -141,6 +141,11 @@ def _reloader(ctx: DaemonContext) -> Callable[[], None]:
             setattr(opts, key, value)
         if "log_level" in changes or "debug" in changes:
             logsetup.set_level("debug" if opts.debug else opts.log_level)
+        if changes.keys() & {"max_concurrent_downloads", "max_concurrent_uploads", "insecure_registries",
+                             "registry_mirrors"}:  # fmt: skip
+            from dockyard.daemon import services
+
+            services.reload_images(ctx)
         log.info(
             "Reloaded configuration", extra={"fields": {"changed": ",".join(sorted(changes)) or "nothing"}}
         )

@@ -47,6 +47,9 @@ class DaemonOptions:
     ip_masq: bool = True  # outbound NAT for the bridge's subnet (Docker's default)
     isolate_egress: bool = False  # drop forwarding from our bridges to any other interface
     max_concurrent_downloads: int = 3
+    max_concurrent_uploads: int = 5
+    image_limits: dict[str, int] = field(default_factory=dict)  # images/options.py LIMIT_KEYS
+    sync_layers: bool = False  # fsync each pulled layer blob (images/layers.py)
     insecure_registries: list[str] = field(default_factory=list)
     registry_mirrors: list[str] = field(default_factory=list)
     shutdown_timeout: int = 15
@@ -80,6 +83,9 @@ _FILE_KEYS: dict[str, str] = {
     "ip-masq": "ip_masq",
     "isolate-egress": "isolate_egress",
     "max-concurrent-downloads": "max_concurrent_downloads",
+    "max-concurrent-uploads": "max_concurrent_uploads",
+    "image-limits": "image_limits",
+    "sync-layers": "sync_layers",
     "insecure-registries": "insecure_registries",
     "registry-mirrors": "registry_mirrors",
     "shutdown-timeout": "shutdown_timeout",
@@ -93,6 +99,7 @@ RELOADABLE = frozenset(
         "labels",
         "live_restore",
         "max_concurrent_downloads",
+        "max_concurrent_uploads",
         "insecure_registries",
         "registry_mirrors",
         "default_runtime",
@@ -194,8 +201,20 @@ def _parser() -> argparse.ArgumentParser:
         help="drop traffic forwarded from dockyard's bridges to other interfaces",
     )
     p.add_argument("--max-concurrent-downloads", dest="max_concurrent_downloads", type=int, metavar="N")
+    p.add_argument("--max-concurrent-uploads", dest="max_concurrent_uploads", type=int, metavar="N")
     p.add_argument("--insecure-registry", dest="insecure_registries", action="append", metavar="HOST[:PORT]")
-    p.add_argument("--registry-mirror", dest="registry_mirrors", action="append", metavar="URL")
+    p.add_argument("--registry-mirror", dest="registry_mirrors", action="append", metavar="URL|DOMAIN=URL")
+    p.add_argument(
+        "--sync-layers", dest="sync_layers", type=_bool, nargs="?", const=True, metavar="BOOL",
+        help="fsync every pulled layer blob before it enters the store (default false)",
+    )  # fmt: skip
+    p.add_argument(
+        "--image-limit",
+        dest="image_limit",
+        action="append",
+        metavar="KEY=N",
+        help="max-entries, max-depth, max-layer-size, max-manifest-size, max-index-depth",
+    )
     p.add_argument("--shutdown-timeout", dest="shutdown_timeout", type=int, metavar="SECONDS")
     p.add_argument("--label", dest="labels", action="append", metavar="KEY=VALUE")
     return p
@@ -218,6 +237,11 @@ def parse(argv: list[str]) -> DaemonOptions:
         if not sep or not name or not path:
             raise InvalidArgument(f"invalid --add-runtime {spec!r}: use NAME=PATH")
         given.setdefault("runtimes", {})[name] = path
+    for spec in given.pop("image_limit", []):
+        key, sep, value = spec.partition("=")
+        if not sep or not value.isdigit():
+            raise InvalidArgument(f"invalid --image-limit {spec!r}: use KEY=N, e.g. max-entries=1000")
+        given.setdefault("image_limits", {})[key] = int(value)
     config_path = Path(given.get("config_file", DEFAULT_CONFIG_FILE))
     from_file = load_file(config_path, required="config_file" in given)
     return _merge(given, from_file)
@@ -281,6 +305,15 @@ def validate(opts: DaemonOptions) -> None:
         raise InvalidArgument(f"invalid log level {opts.log_level!r}: use one of {', '.join(_LOG_LEVELS)}")
     if opts.max_concurrent_downloads < 1:
         raise InvalidArgument("max-concurrent-downloads must be at least 1")
+    if opts.max_concurrent_uploads < 1:
+        raise InvalidArgument("max-concurrent-uploads must be at least 1")
+    from dockyard.images import options as image_options
+
+    image_options.build(
+        insecure_registries=opts.insecure_registries,
+        registry_mirrors=opts.registry_mirrors,
+        limits=opts.image_limits,
+    )  # raises on a bad mirror, insecure registry or limit
     for host in opts.hosts:
         if not (host.startswith("unix://") or host.startswith("tcp://") or host.startswith("fd://")):
             raise InvalidArgument(f"invalid host {host!r}: use unix:///path/to.sock or tcp://ip:port")

@@ -16,9 +16,12 @@ import logging
 from aiohttp import web
 
 from dockyard.daemon.context import DaemonContext
+from dockyard.daemon.options import DaemonOptions
 from dockyard.engine.engine import Engine, EngineOptions
 from dockyard.engine.events import EventBus
-from dockyard.images.service import ImageService
+from dockyard.images import options as images_options
+from dockyard.images.options import ImageOptions
+from dockyard.images.service import OFFLINE_DOMAINS, ImageService
 from dockyard.network.manager import NetworkManager
 from dockyard.network.options import NetworkOptions
 
@@ -39,9 +42,29 @@ HANDLER_MODULES = [
 ]
 
 
+def image_options(opts: DaemonOptions) -> ImageOptions:
+    return images_options.build(
+        max_concurrent_downloads=opts.max_concurrent_downloads,
+        max_concurrent_uploads=opts.max_concurrent_uploads,
+        insecure_registries=opts.insecure_registries,
+        registry_mirrors=opts.registry_mirrors,
+        offline_domains=OFFLINE_DOMAINS,
+        limits=opts.image_limits,
+        sync_layers=opts.sync_layers,
+    )
+
+
+def reload_images(ctx: DaemonContext) -> None:
+    """SIGHUP: the registry settings and download limits apply to the next pull or push."""
+    if ctx.images is not None:
+        fresh = image_options(ctx.options)
+        fresh.push_chunk_size = ctx.images.options.push_chunk_size
+        ctx.images.options = fresh
+
+
 def build(ctx: DaemonContext) -> None:
     opts = ctx.options
-    ctx.images = ImageService(opts.data_root)
+    ctx.images = ImageService(opts.data_root, options=image_options(opts))
     ctx.network = NetworkManager(
         opts.data_root,
         opts.exec_root,

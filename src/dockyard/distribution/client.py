@@ -8,7 +8,9 @@
 
 Errors carry the registry's error codes (spec "Error Codes") in Docker's words. A 401 is
 answered once per request: the challenge is satisfied (Basic, or a Bearer token for the
-request's scope, cached) and the request repeated.
+request's scope, kept in a :class:`~dockyard.distribution.tokens.TokenCache` shared by the
+daemon's pulls and pushes) and the request repeated. A scope may be several scopes separated by
+spaces (a cross-repository mount asks for push on one repository and pull on another).
 """
 
 from __future__ import annotations
@@ -30,10 +32,11 @@ from dockyard.oci.platform import Platform
 from dockyard.oci.reference import Reference
 
 from .auth import Challenge, Credentials, parse_challenges, scope_for
-from .endpoint import RegistryUnreachable, endpoint_for
+from .endpoint import Endpoint, RegistryUnreachable
+from .settings import RegistrySettings
+from .tokens import BearerRealm, TokenCache, TokenKey
 
 _CHUNK = 1 << 20
-MANIFEST_MAX = 4 << 20  # the spec lets registries refuse larger manifests; so do we
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,48 @@ class RegistryError(DockyardError):
     """The registry answered with an error the caller cannot fix by retrying."""
 
 
+class DownloadInterrupted(DockyardError):
+    """A blob's download broke off (connection reset, registry gone): what arrived is kept, and
+    the next pull resumes from there with a Range request."""
+
+
+class BlobStream:
+    """One blob download in progress; network errors while reading become DownloadInterrupted."""
+
+    def __init__(
+        self, client: RegistryClient, resp: aiohttp.ClientResponse, digest: str, *, restarted: bool
+    ) -> None:
+        self._client = client
+        self._resp = resp
+        self.digest = digest
+        self.restarted = restarted
+        self.received = 0
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        while True:
+            try:
+                chunk = await self._resp.content.readany()
+            except (aiohttp.ClientError, TimeoutError) as e:
+                raise DownloadInterrupted(
+                    f"download of blob {self.digest} broke off after {self.received} bytes "
+                    f"({e or type(e).__name__}): pull again to resume where it stopped"
+                ) from None
+            if not chunk:
+                return
+            self.received += len(chunk)
+            self._client.received += len(chunk)
+            yield chunk
+
+    def close(self) -> None:
+        self._resp.release()
+
+    async def __aenter__(self) -> BlobStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+
 class RegistryClient:
     def __init__(
         self,
@@ -60,17 +105,31 @@ class RegistryClient:
         credentials: Credentials | None = None,
         *,
         offline_domains: frozenset[str] = frozenset(),
+        settings: RegistrySettings | None = None,
+        endpoint: Endpoint | None = None,
+        tokens: TokenCache | None = None,
         connect_timeout: float = 5.0,
         read_timeout: float = 60.0,
         what: str = "",
     ) -> None:
-        self.endpoint = endpoint_for(domain, offline_domains=offline_domains, what=what)
+        self.settings = settings or RegistrySettings(offline_domains=offline_domains)
+        if settings is not None and offline_domains:
+            self.settings = RegistrySettings(
+                settings.insecure,
+                settings.mirrors,
+                settings.offline_domains | offline_domains,
+                settings.manifest_max,
+                settings.index_depth,
+            )
+        self.endpoint = endpoint or self.settings.endpoint(domain, what)
         self.credentials = credentials
         self._timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_read=read_timeout)
         self._session: aiohttp.ClientSession | None = None
-        self._tokens: dict[str, str] = {}
+        self.tokens = tokens if tokens is not None else TokenCache()
         self._basic = False
         self._lock = asyncio.Lock()
+        #: bytes of blob data received by this client (benchmarks and tests read it)
+        self.received = 0
 
     async def __aenter__(self) -> RegistryClient:
         connector = aiohttp.TCPConnector(limit=16, use_dns_cache=True)
@@ -118,6 +177,10 @@ class RegistryClient:
             auth = self._auth_header(scope)
             if auth:
                 hdrs["Authorization"] = auth
+            if auth is None:
+                auth = await self._cached_bearer(scope)
+                if auth:
+                    hdrs["Authorization"] = auth
             try:
                 resp = await self.session.request(method, full, headers=hdrs, data=data, allow_redirects=True)
             except aiohttp.ClientConnectorError as e:
@@ -129,9 +192,15 @@ class RegistryClient:
                 raise RegistryUnreachable(
                     f"registry {self.endpoint.domain} did not answer {method} {url} in time"
                 ) from None
+            except aiohttp.ClientError as e:
+                raise RegistryUnreachable(
+                    f"registry {self.endpoint.domain} broke off {method} {url}: {e or type(e).__name__}"
+                ) from None
             if resp.status == 401 and attempt == 0:
                 challenges = parse_challenges(resp.headers.get("WWW-Authenticate", ""))
                 await resp.release()
+                if auth and auth.startswith("Bearer "):
+                    self._drop_bearer(scope)  # refused (expired early, revoked): fetch a fresh one
                 await self._answer(challenges, scope)
                 if retry_body is not None:
                     data = retry_body()
@@ -142,18 +211,40 @@ class RegistryClient:
         raise AssertionError("unreachable")
 
     def _auth_header(self, scope: str | None) -> str | None:
-        token = self._tokens.get(scope or "") or self._tokens.get("*")
-        if token:
-            return f"Bearer {token}"
         if self._basic and self.credentials:
             return self.credentials.basic()
         return None
 
+    def _user(self) -> str:
+        return self.credentials.username if self.credentials else ""
+
+    def _key(self, bearer: BearerRealm, scope: str | None) -> TokenKey:
+        return TokenKey(bearer.realm, bearer.service, scope or "", self._user())
+
+    async def _cached_bearer(self, scope: str | None) -> str | None:
+        """A cached token for ``scope``; once the registry is known to want Bearer tokens, a new
+        scope's token is fetched before the request instead of after a 401."""
+        bearer = self.tokens.bearer.get(self.endpoint.base_url)
+        if bearer is None:
+            return None
+        token = self.tokens.get(self._key(bearer, scope))
+        if token is None and scope:
+            async with self._lock:  # parallel uploads of one push share the first one's token
+                token = self.tokens.get(self._key(bearer, scope))
+                if token is None:
+                    params = {"realm": bearer.realm, "service": bearer.service}
+                    token = await self._fetch_token(Challenge("bearer", params), scope)
+        return f"Bearer {token}" if token else None
+
+    def _drop_bearer(self, scope: str | None) -> None:
+        bearer = self.tokens.bearer.get(self.endpoint.base_url)
+        if bearer is not None:
+            self.tokens.drop(self._key(bearer, scope))
+
     async def _answer(self, challenges: list[Challenge], scope: str | None) -> None:
         for ch in challenges:
             if ch.scheme == "bearer":
-                token = await self._fetch_token(ch, scope)
-                self._tokens[scope or "*"] = token
+                await self._fetch_token(ch, scope)
                 return
             if ch.scheme == "basic":
                 if not self.credentials:
@@ -172,15 +263,21 @@ class RegistryClient:
         )
 
     async def _fetch_token(self, ch: Challenge, scope: str | None) -> str:
-        if self.credentials and self.credentials.registry_token:
-            return self.credentials.registry_token
         realm = ch.params.get("realm")
         if not realm:
             raise Unauthorized(f"registry {self.endpoint.domain}: Bearer challenge without a realm")
+        service = ch.params.get("service", "")
+        bearer = BearerRealm(realm, service)
+        self.tokens.bearer[self.endpoint.base_url] = bearer
+        key = self._key(bearer, scope)
+        if self.credentials and self.credentials.registry_token:
+            self.tokens.put(key, self.credentials.registry_token, None)
+            return self.credentials.registry_token
         query: list[tuple[str, str]] = []
-        if ch.params.get("service"):
-            query.append(("service", ch.params["service"]))
-        for s in {ch.params.get("scope") or "", scope or ""} - {""}:
+        if service:
+            query.append(("service", service))
+        scopes = set((ch.params.get("scope") or "").split()) | set((scope or "").split())
+        for s in sorted(scopes):
             query.append(("scope", s))
         headers = {}
         if self.credentials and self.credentials.username:
@@ -202,10 +299,14 @@ class RegistryClient:
         try:
             obj = json.loads(body)
             token = obj.get("token") or obj.get("access_token")
+            expires_in = obj.get("expires_in")
         except (json.JSONDecodeError, AttributeError):
-            token = None
+            token, expires_in = None, None
         if not isinstance(token, str) or not token:
             raise RegistryError(f"token server {realm} sent no token")
+        self.tokens.put(key, token, float(expires_in) if isinstance(expires_in, int | float) else None)
+        if isinstance(obj.get("refresh_token"), str):
+            self.tokens.put_refresh_token(realm, service, self._user(), obj["refresh_token"])
         return token
 
     async def _raise(self, resp: aiohttp.ClientResponse, what: str) -> None:
@@ -231,6 +332,7 @@ class RegistryClient:
         self, path: str, ref: str, *, accept: tuple[str, ...] = mt.ACCEPT_MANIFESTS, what: str = ""
     ) -> tuple[bytes, str, str]:
         """(bytes, media type, digest) of ``path``'s manifest ``ref`` (a tag or a digest)."""
+        limit = self.settings.manifest_max
         try:
             resp = await self.request(
                 "GET",
@@ -241,70 +343,172 @@ class RegistryClient:
             )
         except NotFound as e:
             raise NotFound(f"manifest for {what or path + ':' + ref} not found: {_tail(str(e))}") from None
-        data = await resp.content.read(MANIFEST_MAX + 1)
-        resp.release()
-        if len(data) > MANIFEST_MAX:
-            raise InvalidArgument(f"manifest {path}:{ref} is larger than {MANIFEST_MAX} bytes: refused")
+        try:
+            declared = int(resp.headers.get("Content-Length", "0") or 0)
+            if declared > limit:
+                raise InvalidArgument(
+                    f"manifest {path}:{ref} is {declared} bytes, more than the limit of {limit}: refused "
+                    "(raise the daemon's manifest-max-size if the image is genuine)"
+                )
+            parts: list[bytes] = []
+            got = 0
+            while got <= limit:
+                chunk = await resp.content.read(limit + 1 - got)
+                if not chunk:
+                    break
+                parts.append(chunk)
+                got += len(chunk)
+            if got > limit:
+                raise InvalidArgument(
+                    f"manifest {path}:{ref} is larger than the limit of {limit} bytes: refused "
+                    "(raise the daemon's manifest-max-size if the image is genuine)"
+                )
+        except aiohttp.ClientError as e:
+            raise DownloadInterrupted(f"manifest {path}:{ref}: the download broke off: {e}") from None
+        finally:
+            resp.release()
+        data = b"".join(parts)
         media_type = resp.headers.get("Content-Type", "").split(";")[0].strip()
         if ref.startswith("sha") and ":" in ref:
             want = Digest.parse(ref)
-            got = digest_bytes(data, want.algorithm)
-            if got != want:
-                raise InvalidArgument(f"manifest {path}@{ref}: the registry sent content with digest {got}")
+            got_digest = digest_bytes(data, want.algorithm)
+            if got_digest != want:
+                raise InvalidArgument(
+                    f"manifest {path}@{ref}: digest mismatch: the registry sent content with digest "
+                    f"{got_digest}: the registry serves bad content"
+                )
             digest = str(want)
         else:
             digest = str(digest_bytes(data))
             header = resp.headers.get("Docker-Content-Digest")
             if header and header.startswith("sha256:") and header != digest:
                 raise InvalidArgument(
-                    f"manifest {path}:{ref}: Docker-Content-Digest {header} but content is {digest}"
+                    f"manifest {path}:{ref}: digest mismatch: Docker-Content-Digest {header} but the "
+                    f"content is {digest}: the registry serves bad content"
                 )
         return data, media_type, digest
 
     async def resolve(self, ref: Reference, platform: Platform) -> Resolved:
+        """The manifest ``ref`` names for ``platform``, through nested indexes (image-index.md
+        lets an index list indexes) up to the index-depth limit; a digest met twice on the way
+        is a loop and refused."""
         path = ref.path
         raw, media_type, digest = await self.get_manifest(path, ref.object, what=ref.familiar())
         top = parse(raw, media_type, f"manifest {ref.familiar()}")
         if isinstance(top, Manifest):
             return Resolved(digest, top.media_type, raw, top, digest, None)
-        chosen = top.select(platform)
-        mraw, mtype, mdigest = await self.get_manifest(
-            path, chosen.digest, what=f"{ref.familiar()} ({platform})"
-        )
-        if mdigest != chosen.digest:
-            raise InvalidArgument(
-                f"manifest {chosen.digest}: the registry sent content with digest {mdigest}"
+        node: Index = top
+        seen = {digest}
+        depth = 1
+        while True:
+            chosen = node.select(platform)
+            if chosen.digest in seen:
+                raise InvalidArgument(
+                    f"index {ref.familiar()} refers back to {chosen.digest}: an index loop, refused"
+                )
+            seen.add(chosen.digest)
+            mraw, mtype, mdigest = await self.get_manifest(
+                path, chosen.digest, what=f"{ref.familiar()} ({platform})"
             )
-        manifest = parse(mraw, mtype or chosen.media_type, f"manifest {chosen.digest}")
-        if not isinstance(manifest, Manifest):
-            raise InvalidArgument(
-                f"index {ref.familiar()} points to another index for {platform}: unsupported"
+            if mdigest != chosen.digest:
+                raise InvalidArgument(
+                    f"manifest {chosen.digest}: digest mismatch: the registry sent content with "
+                    f"digest {mdigest}"
+                )
+            child = parse(mraw, mtype or chosen.media_type, f"manifest {chosen.digest}")
+            if isinstance(child, Manifest):
+                return Resolved(digest, top.media_type, raw, child, mdigest, top)
+            depth += 1
+            if depth > self.settings.index_depth:
+                raise InvalidArgument(
+                    f"image {ref.familiar()}: indexes nested deeper than {self.settings.index_depth} "
+                    "levels: refused (raise the daemon's index-depth limit if the image is genuine)"
+                )
+            node = child
+
+    async def tags(self, path: str) -> list[str]:
+        """Every tag of a repository (spec "Listing Tags"), following ``Link`` pagination."""
+        url = f"/v2/{path}/tags/list?n=1000"
+        out: list[str] = []
+        for _ in range(10_000):
+            resp = await self.request("GET", url, scope=scope_for(path, "pull"), what=f"tags of {path}")
+            try:
+                body = await resp.json(content_type=None)
+            except (json.JSONDecodeError, aiohttp.ContentTypeError):
+                raise RegistryError(
+                    f"registry {self.endpoint.domain}: tags list of {path} is not JSON"
+                ) from None
+            finally:
+                resp.release()
+            out.extend(str(t) for t in (body.get("tags") or []) if isinstance(body, dict))
+            link = resp.headers.get("Link", "")
+            if 'rel="next"' not in link:
+                break
+            url = urljoin(str(resp.url), link.split(";")[0].strip().strip("<>"))
+        return out
+
+    async def open_blob(
+        self, path: str, digest: str, offset: int = 0, urls: tuple[str, ...] = ()
+    ) -> BlobStream:
+        """Start reading a blob from ``offset`` (``Range: bytes=<offset>-``).
+
+        A registry that ignores the Range answers 200 with the whole blob: the stream's
+        ``restarted`` is then True and its data starts at byte 0. ``urls`` are a foreign
+        (non-distributable) layer's download locations (descriptor.md "urls"), tried in order
+        when the registry does not hold the blob, as dockerd does for Windows base layers.
+        """
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        try:
+            resp = await self.request(
+                "GET",
+                f"/v2/{path}/blobs/{digest}",
+                scope=scope_for(path, "pull"),
+                headers=headers,
+                ok=(200, 206),
+                what=f"blob {digest}",
             )
-        return Resolved(digest, top.media_type, raw, manifest, mdigest, top)
+        except NotFound:
+            if not urls:
+                raise
+            resp = await self._foreign(digest, urls, headers)
+        return BlobStream(self, resp, digest, restarted=bool(offset) and resp.status == 200)
+
+    async def blob_request(self, path: str, digest: str, offset: int) -> tuple[str, dict[str, str]]:
+        """The URL and headers for a blocking download of a blob (blocking.open_blob): the
+        authorization this client already holds for the repository's pull scope."""
+        scope = scope_for(path, "pull")
+        headers = {"Accept-Encoding": "identity"}
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
+        auth = self._auth_header(scope) or await self._cached_bearer(scope)
+        if auth:
+            headers["Authorization"] = auth
+        return self.endpoint.url(f"/v2/{path}/blobs/{digest}"), headers
+
+    async def _foreign(
+        self, digest: str, urls: tuple[str, ...], headers: dict[str, str]
+    ) -> aiohttp.ClientResponse:
+        problems = []
+        for url in urls:
+            if not url.startswith(("http://", "https://")):
+                problems.append(f"{url}: not an http(s) URL")
+                continue
+            try:
+                resp = await self.session.get(url, headers=headers)
+            except aiohttp.ClientError as e:
+                problems.append(f"{url}: {e}")
+                continue
+            if resp.status in (200, 206):
+                return resp
+            problems.append(f"{url}: HTTP {resp.status}")
+            resp.release()
+        raise NotFound(f"foreign layer {digest} could not be fetched from its URLs ({'; '.join(problems)})")
 
     async def blob_chunks(self, path: str, digest: str, offset: int = 0) -> AsyncIterator[bytes]:
-        """The blob's bytes from ``offset``; the first chunk is empty-prefixed by restart info:
-        if the registry ignored the Range request, :attr:`restarted` is set and data starts at 0."""
-        headers = {"Range": f"bytes={offset}-"} if offset else {}
-        resp = await self.request(
-            "GET",
-            f"/v2/{path}/blobs/{digest}",
-            scope=scope_for(path, "pull"),
-            headers=headers,
-            ok=(200, 206),
-            what=f"blob {digest}",
-        )
-        self.restarted = bool(offset) and resp.status == 200
-        try:
-            while True:
-                chunk = await resp.content.readany()
-                if not chunk:
-                    break
+        stream = await self.open_blob(path, digest, offset)
+        async with stream:
+            async for chunk in stream.chunks():
                 yield chunk
-        finally:
-            resp.release()
-
-    restarted = False
 
     async def blob_bytes(self, path: str, digest: str, limit: int = 64 << 20) -> bytes:
         parts = []
@@ -343,13 +547,25 @@ class RegistryClient:
         *,
         chunk_size: int | None = None,
         progress: Callable[[int], None] | None = None,
-    ) -> None:
+        mount_from: str | None = None,
+    ) -> str:
         """Upload one blob: POST to start, then one PUT with the body (monolithic) or PATCHes of
-        ``chunk_size`` bytes and a closing PUT (chunked; spec "Pushing a blob in chunks")."""
+        ``chunk_size`` bytes and a closing PUT (chunked; spec "Pushing a blob in chunks").
+
+        ``mount_from``: a repository of the same registry that holds the blob; the POST asks to
+        mount it from there (spec "Mounting a blob from another repository"). 201 means mounted,
+        nothing to send; 202 means the registry declined and the upload goes on at its Location.
+        Returns "mounted" or "uploaded".
+        """
         scope = scope_for(path, "pull,push")
-        resp = await self.request(
-            "POST", f"/v2/{path}/blobs/uploads/", scope=scope, ok=(202,), what=f"upload of {digest}"
-        )
+        url = f"/v2/{path}/blobs/uploads/"
+        if mount_from and mount_from != path:
+            scope = f"{scope} {scope_for(mount_from, 'pull')}"
+            url += "?" + urlencode({"mount": digest, "from": mount_from})
+        resp = await self.request("POST", url, scope=scope, ok=(201, 202), what=f"upload of {digest}")
+        if resp.status == 201:
+            resp.release()
+            return "mounted"
         location = self._location(resp)
         resp.release()
         if chunk_size is None:
@@ -364,7 +580,7 @@ class RegistryClient:
                 retry_body=lambda: _file_sender(opener, progress),
             )
             resp.release()
-            return
+            return "uploaded"
         with opener() as f:
             start = 0
             while start < size:
@@ -398,6 +614,7 @@ class RegistryClient:
             headers={"Content-Length": "0"},
         )
         resp.release()
+        return "uploaded"
 
     def _location(self, resp: aiohttp.ClientResponse) -> str:
         loc = resp.headers.get("Location")

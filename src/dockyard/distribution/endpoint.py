@@ -24,6 +24,7 @@ class RegistryUnreachable(DockyardError):
 class Endpoint:
     domain: str  # as in the reference: "localhost:5000", "docker.io"
     base_url: str  # "http://127.0.0.1:5000"
+    mirror: bool = False  # a pull-through mirror of ``domain`` (pulls only)
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -46,7 +47,9 @@ def split_host_port(domain: str) -> tuple[str, str]:
     return host, port
 
 
-def endpoint_for(domain: str, *, offline_domains: frozenset[str] = frozenset(), what: str = "") -> Endpoint:
+def endpoint_for(
+    domain: str, *, offline_domains: frozenset[str] = frozenset(), what: str = "", insecure: bool = False
+) -> Endpoint:
     if domain in offline_domains:
         raise RegistryUnreachable(
             f"cannot {what or 'reach ' + domain}: no route to the internet from this host "
@@ -59,4 +62,5 @@ def endpoint_for(domain: str, *, offline_domains: frozenset[str] = frozenset(), 
         addr = "127.0.0.1" if host == "localhost" else host
         return Endpoint(domain, f"http://{addr}{':' + port if port else ''}")
     api_host = DOCKER_HUB_API if domain == DOCKER_HUB else domain
-    return Endpoint(domain, f"https://{api_host}")
+    # --insecure-registry: plain HTTP, as dockerd falls back to for those registries.
+    return Endpoint(domain, f"{'http' if insecure else 'https'}://{api_host}")

@@ -1,16 +1,24 @@
-"""``docker save`` / ``docker load``: the docker-archive format (and OCI layouts on load).
+"""``docker save`` / ``docker load``: docker-archive and OCI image layout, in one archive.
 
-docker-archive (moby image/tarexport)::
+Save writes what dockerd 25+ writes, an archive that is both formats at once (moby
+image/tarexport since v25), so ``docker load``, ``skopeo copy docker-archive:`` and ``skopeo
+copy oci-archive:`` (and umoci) all read it::
 
-    manifest.json          [{"Config": "<hex>.json", "RepoTags": ["busybox:latest"],
-                             "Layers": ["<diff-hex>/layer.tar", ...]}]
-    repositories           {"busybox": {"latest": "<top layer folder>"}}   (legacy readers)
-    <hex>.json             the image config, byte for byte (its digest is the image id)
-    <diff-hex>/layer.tar   each layer, uncompressed (its digest is the diff id); VERSION "1.0"
+    oci-layout             {"imageLayoutVersion": "1.0.0"}
+    index.json             an OCI index: one manifest per image, named by the annotations
+                           io.containerd.image.name (full reference) and
+                           org.opencontainers.image.ref.name (the tag)
+    blobs/sha256/<hex>     layers (uncompressed tar: the blob digest is the diff id), configs
+                           byte for byte (the digest is the image id), OCI manifests
+    manifest.json          [{"Config": "blobs/sha256/<hex>", "RepoTags": ["busybox:latest"],
+                             "Layers": ["blobs/sha256/<diff-hex>", ...]}]   (docker-archive)
+    repositories           {"busybox": {"latest": "<top diff hex>"}}      (legacy readers)
 
-Load also takes compressed layer files (docker load accepts them) and an OCI image layout
-(oci-layout, index.json, blobs/sha256/...). Archive entries are checked like layer entries:
-no absolute names, no ``..``; symlinks (docker save links duplicate layers) must stay inside.
+Load takes the older docker-archive form (``<hex>.json``, ``<diff-hex>/layer.tar``, as
+dockerd < 25 and skopeo's docker-archive write it), compressed layer files (docker load accepts
+them) and a plain OCI image layout (oci-layout, index.json, blobs/sha256/...). Archive entries
+are checked like layer entries: no absolute names, no ``..``; symlinks (docker save links
+duplicate layers) must stay inside.
 """
 
 from __future__ import annotations
@@ -31,7 +39,8 @@ from dockyard.oci import image_config, reference
 from dockyard.oci import manifest as oci_manifest
 from dockyard.oci import mediatypes as mt
 from dockyard.oci import platform as oci_platform
-from dockyard.oci.digest import Digest, chain_ids, digest_bytes
+from dockyard.oci.descriptor import Descriptor
+from dockyard.oci.digest import Digest, chain_ids, digest_bytes, digest_of
 from dockyard.util.tartree import TarStream
 
 if TYPE_CHECKING:
@@ -73,32 +82,74 @@ def _save_stream(svc: ImageService, images: list[tuple[Image, list[str]]]) -> It
     ts = TarStream(mtime=0, xattrs=False)
     manifest: list[dict[str, Any]] = []
     repositories: dict[str, dict[str, str]] = {}
+    index_entries: list[dict[str, Any]] = []
     written: set[str] = set()
+    yield ts.add_entry(_dir("blobs"))
+    yield ts.add_entry(_dir("blobs/sha256"))
     for image, tags in images:
         paths = []
+        layer_descs = []
         for layer in image.layers:
-            folder = layer.diff_id.partition(":")[2]
-            paths.append(f"{folder}/layer.tar")
-            if folder in written:
+            hexpart = layer.diff_id.partition(":")[2]
+            name = f"blobs/sha256/{hexpart}"
+            paths.append(name)
+            size = layer.diff_size if layer.diff_size > 0 else _plain_size(svc, layer)
+            layer_descs.append(Descriptor(mt.OCI_LAYER_TAR, layer.diff_id, size))
+            if hexpart in written:
                 continue
-            written.add(folder)
-            yield ts.add_entry(_dir(folder))
-            yield ts.add_bytes(_file(f"{folder}/VERSION"), b"1.0")
-            info = _file(f"{folder}/layer.tar")
-            info.size = layer.diff_size
+            written.add(hexpart)
+            info = _file(name)
+            info.size = size
             with svc.layers.open_plain(layer) as f:
                 yield from ts.add_file(info, f)
-        config_name = image.id.partition(":")[2] + ".json"
-        yield ts.add_bytes(_file(config_name), svc.content.read(image.id))
+        config_bytes = svc.content.read(image.id)
+        config_name = "blobs/sha256/" + image.id.partition(":")[2]
+        if image.id.partition(":")[2] not in written:
+            written.add(image.id.partition(":")[2])
+            yield ts.add_bytes(_file(config_name), config_bytes)
+        oci_manifest_bytes = oci_manifest.build_manifest(
+            Descriptor(mt.OCI_CONFIG, image.id, len(config_bytes)), layer_descs
+        )
+        manifest_digest = digest_of(oci_manifest_bytes)
+        if manifest_digest.partition(":")[2] not in written:
+            written.add(manifest_digest.partition(":")[2])
+            yield ts.add_bytes(_file("blobs/sha256/" + manifest_digest.partition(":")[2]), oci_manifest_bytes)
+        desc: dict[str, Any] = {
+            "mediaType": mt.OCI_MANIFEST,
+            "digest": manifest_digest,
+            "size": len(oci_manifest_bytes),
+        }
+        tag_list: list[str | None] = [*tags] if tags else [None]
+        for tag in tag_list:
+            entry = dict(desc)
+            if tag:
+                ref = reference.parse(tag)
+                entry["annotations"] = {
+                    "io.containerd.image.name": str(ref),
+                    "org.opencontainers.image.ref.name": ref.tag or reference.DEFAULT_TAG,
+                }
+            index_entries.append(entry)
         manifest.append({"Config": config_name, "RepoTags": tags or None, "Layers": paths})
         for tag in tags:
             repo, _, t = tag.rpartition(":")
             if image.layers:
                 repositories.setdefault(repo, {})[t] = image.layers[-1].diff_id.partition(":")[2]
+    index = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": index_entries}
+    yield ts.add_bytes(_file("index.json"), json.dumps(index).encode())
     yield ts.add_bytes(_file("manifest.json"), json.dumps(manifest).encode())
+    yield ts.add_bytes(_file("oci-layout"), b'{"imageLayoutVersion": "1.0.0"}')
     if repositories:
         yield ts.add_bytes(_file("repositories"), json.dumps(repositories).encode())
     yield ts.close()
+
+
+def _plain_size(svc: ImageService, layer: Layer) -> int:
+    """The uncompressed size of a layer whose record lacks it (read once, counted)."""
+    n = 0
+    with svc.layers.open_plain(layer) as f:
+        while chunk := f.read(_CHUNK):
+            n += len(chunk)
+    return n
 
 
 def _file(name: str) -> tarfile.TarInfo:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from dockyard.errors import Conflict, NotFound
+from dockyard.images import gc
 from dockyard.images.inspect import _label_match, _until, parse_time
 from dockyard.oci import reference
 
@@ -198,4 +199,6 @@ def prune(
     for rec in deleted:
         if "Deleted" in rec and rec["Deleted"] in sizes:
             reclaimed += sizes[rec["Deleted"]]
+    # Blobs and layers left unreferenced by earlier removals, interrupted pulls or crashes.
+    reclaimed += gc.collect(svc).reclaimed
     return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import io
 import os
+import queue
+import threading
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import BinaryIO, Protocol, cast
 
 import zstandard
 
@@ -26,18 +28,90 @@ from dockyard.content.writer import Writer
 from dockyard.errors import InvalidArgument
 from dockyard.images.model import Layer
 from dockyard.oci import mediatypes as mt
-from dockyard.oci.digest import Digest, DigestReader, chain_ids
+from dockyard.oci.digest import Digest, DigestReader, Verifier, chain_ids
+from dockyard.snapshots.limits import LayerLimits
 from dockyard.snapshots.overlay import OverlaySnapshotter
 from dockyard.snapshots.unpack import apply_layer
 
 _CHUNK = 1 << 20
+_BEHIND_MIN = 4 << 20  # smaller blobs are written inline: a thread costs more than it saves
+_BEHIND_CHUNKS = 16
+
+
+def _finish_quietly(*threads: WriteBehind | _HashBehind | None) -> None:
+    """Stop the helper threads after a failure; the failure being raised is the one to report."""
+    for t in threads:
+        if t is not None:
+            try:
+                t.finish()
+            except Exception:
+                pass  # the blob is discarded or resumed either way
+
+
+class _Sink(Protocol):
+    def write(self, chunk: bytes | memoryview) -> None: ...
+
+
+class WriteBehind:
+    """Feeds chunks to ``sink`` on a thread of its own while the caller's thread goes on: the
+    compressed blob's sha256 and write, and the tar's sha256, leave a layer's critical path
+    (hashlib and os.write release the GIL, so the threads truly overlap). ``finish`` waits for
+    every queued chunk, also after an error, so an interrupted download keeps all it got."""
+
+    def __init__(self, sink: Callable[[bytes], object], name: str) -> None:
+        self._sink = sink
+        self._q: queue.Queue[bytes | None] = queue.Queue(_BEHIND_CHUNKS)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self._q.get()) is not None:
+            if self._error is None:
+                try:
+                    self._sink(chunk)
+                except BaseException as e:  # reported by write() or finish() on the caller's thread
+                    self._error = e
+
+    def write(self, chunk: bytes | memoryview) -> None:
+        if self._error is not None:
+            raise self._error
+        self._q.put(bytes(chunk))
+
+    def finish(self) -> None:
+        if self._thread.is_alive():
+            self._q.put(None)
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
+class _HashBehind:
+    """A reader that hands what passes through it to a hashing thread (the diff id)."""
+
+    def __init__(self, raw: BinaryIO, verifier: Verifier) -> None:
+        self._read = raw.read
+        self.verifier = verifier
+        self._behind = WriteBehind(verifier.update, "diff-hasher")
+
+    def read(self, n: int = -1) -> bytes:
+        data: bytes = self._read(n)
+        if data:
+            self._behind.write(data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def finish(self) -> None:
+        self._behind.finish()
 
 
 class TeeReader(io.RawIOBase):
     """Reads ``raw``, copying every byte to ``writer`` and reporting the count to ``progress``."""
 
     def __init__(
-        self, raw: BinaryIO, writer: Writer | None, progress: Callable[[int], None] | None, skip: int = 0
+        self, raw: BinaryIO, writer: _Sink | None, progress: Callable[[int], None] | None, skip: int = 0
     ) -> None:
         self._raw = raw
         self._writer = writer
@@ -98,12 +172,27 @@ class Unpacked:
     diff_size: int
     size: int
     tmp: Path | None
+    tree: str = ""
 
 
 class LayerStore:
-    def __init__(self, content: ContentStore, snapshots: OverlaySnapshotter) -> None:
+    def __init__(
+        self,
+        content: ContentStore,
+        snapshots: OverlaySnapshotter,
+        limits: LayerLimits | None = None,
+        *,
+        sync: bool = False,
+    ) -> None:
         self.content = content
         self.snapshots = snapshots
+        self.limits = limits or LayerLimits()
+        # Layer blobs are renamed into place only when whole and verified, but not fsynced by
+        # default (dockerd does not sync unpacked layers either): on ext4 (data=ordered) the
+        # fsync also flushes the layer just unpacked, twice the bytes skopeo writes, and a pull
+        # then waits on the disk. After a power loss, `system check --repair` finds a blob the
+        # kernel had not written yet. sync=True (daemon option sync-layers) restores the fsync.
+        self.sync = sync
 
     def read_layer(
         self,
@@ -129,7 +218,10 @@ class LayerStore:
             writer = self.content.writer(
                 f"layer-{os.getpid()}-{id(raw):x}-{os.urandom(4).hex()}", expected_blob, blob_size
             )
-        tee = TeeReader(raw, writer, progress, skip)
+        big = (blob_size or 0) >= _BEHIND_MIN
+        behind = WriteBehind(writer.write, "blob-writer") if writer is not None and big else None
+        tee = TeeReader(raw, behind or writer, progress, skip)
+        hasher: _HashBehind | None = None
         tmp: Path | None = None
         try:
             if media_type is None:
@@ -140,25 +232,33 @@ class LayerStore:
                     kind = mt.layer_compression(media_type)
                 except KeyError:
                     raise InvalidArgument(f"unsupported layer media type {media_type!r}") from None
-            plain = compression.decompressor(cast(BinaryIO, tee), kind)
+            plain = compression.decompressor(cast(BinaryIO, tee), kind, chunks=True)
             want_diff = Digest.parse(expected_diff) if expected_diff else None
-            reader = DigestReader(plain, want_diff)
+            hasher = _HashBehind(plain, Verifier(want_diff)) if big else None
+            reader: DigestReader | _HashBehind = hasher or DigestReader(plain, want_diff)
             size = 0
+            tree = ""
             if chain_id is not None and self.snapshots.has(chain_id):
                 while reader.read(_CHUNK):
                     pass
             else:
                 tmp = self.snapshots.begin(chain_id or "sha256:" + "0" * 64)
-                size = apply_layer(cast(BinaryIO, reader), str(tmp)).size
+                stats = apply_layer(cast(BinaryIO, reader), str(tmp), self.limits)
+                size, tree = stats.size, stats.tree
             tee.drain()
+            if behind is not None:
+                behind.finish()
+            if hasher is not None:
+                hasher.finish()
             diff = reader.verifier.check("layer (uncompressed)")
             if writer is not None:
-                blob = str(writer.commit())
+                blob = str(writer.commit(sync=self.sync))
                 stored = writer.offset
             else:
                 assert expected_blob is not None
                 blob, stored = expected_blob, self.content.info(expected_blob).size
         except (zlib.error, zstandard.ZstdError, EOFError) as e:
+            _finish_quietly(behind, hasher)
             if tmp is not None:
                 self.snapshots.abort(tmp)
             if own_writer and writer is not None:
@@ -167,18 +267,27 @@ class LayerStore:
                 f"layer {expected_blob or ''} cannot be decompressed ({e}): the blob is corrupt"
             ) from None
         except BaseException:
+            _finish_quietly(behind, hasher)
             if tmp is not None:
                 self.snapshots.abort(tmp)
             if own_writer and writer is not None:
                 writer.close()
             raise
-        return Unpacked(str(diff), blob, media_type, stored, reader.verifier.size, size, tmp)
+        return Unpacked(str(diff), blob, media_type, stored, reader.verifier.size, size, tmp, tree)
 
     def place(self, unpacked: Unpacked, parent_chain: str | None) -> Layer:
         """Rename an unpacked layer into place on top of ``parent_chain`` (in image order)."""
         chain = chain_ids([parent_chain, unpacked.diff_id])[1] if parent_chain else unpacked.diff_id
         if unpacked.tmp is not None:
-            self.snapshots.commit(chain, parent_chain, unpacked.tmp, unpacked.size)
+            self.snapshots.commit(
+                chain,
+                parent_chain,
+                unpacked.tmp,
+                unpacked.size,
+                diff_id=unpacked.diff_id,
+                tree=unpacked.tree,
+                sync=self.sync,
+            )
         size = unpacked.size or self.snapshots.size(chain)
         return Layer(
             unpacked.diff_id,

@@ -9,10 +9,15 @@ pull and push.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dockyard.distribution.auth import Credentials
 from dockyard.distribution.client import RegistryClient
 from dockyard.errors import InvalidArgument
 from dockyard.oci import reference
+
+if TYPE_CHECKING:
+    from dockyard.images.service import ImageService
 
 LOGIN_SUCCEEDED = "Login Succeeded"
 _HUB_ADDRESSES = {"index.docker.io", "registry-1.docker.io", "docker.io"}
@@ -31,13 +36,24 @@ def registry_domain(server_address: str) -> str:
     return reference.DEFAULT_DOMAIN if domain in _HUB_ADDRESSES else domain
 
 
-async def login(server_address: str, username: str, password: str, *, offline_domains: frozenset[str]) -> str:
+async def login(
+    server_address: str,
+    username: str,
+    password: str,
+    *,
+    offline_domains: frozenset[str],
+    svc: ImageService | None = None,
+) -> str:
     if not username or not password:
         raise InvalidArgument("login needs a username and a password (or a token as the password)")
     domain = registry_domain(server_address)
     credentials = Credentials(username=username, password=password)
     async with RegistryClient(
-        domain, credentials, offline_domains=offline_domains, what=f"log in to {domain}"
+        domain,
+        credentials,
+        offline_domains=offline_domains,
+        settings=svc.options.registry if svc is not None else None,
+        what=f"log in to {domain}",
     ) as client:
         resp = await client.request("GET", "/v2/", scope=None, ok=(200,), what=f"login to {domain}")
         resp.release()

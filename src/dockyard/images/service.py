@@ -13,15 +13,21 @@ resolves names and ties the stores together.
 from __future__ import annotations
 
 import builtins
+import itertools
 import re
+import shutil
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from dockyard.content.store import ContentStore
+from dockyard.distribution.tokens import TokenCache
 from dockyard.errors import InvalidArgument, NotFound
 from dockyard.images import inspect as inspect_mod
+from dockyard.images import options as image_options
+from dockyard.images.downloads import SharedDownloads
 from dockyard.images.layers import LayerStore
 from dockyard.images.model import Image, Layer
 from dockyard.images.store import ImageDB
@@ -45,16 +51,40 @@ OFFLINE_DOMAINS = frozenset({reference.DEFAULT_DOMAIN})
 
 
 class ImageService:
-    def __init__(self, data_root: Path, *, offline_domains: frozenset[str] = OFFLINE_DOMAINS) -> None:
+    def __init__(
+        self,
+        data_root: Path,
+        *,
+        offline_domains: frozenset[str] = OFFLINE_DOMAINS,
+        options: image_options.ImageOptions | None = None,
+    ) -> None:
         self.data_root = Path(data_root)
+        self.options = options or image_options.build(offline_domains=offline_domains)
         self.content = ContentStore(self.data_root / "content")
         self.snapshots = OverlaySnapshotter(self.data_root / "overlay")
         self.db = ImageDB(self.data_root / "images" / "images.db")
-        self.layers = LayerStore(self.content, self.snapshots)
-        self.offline_domains = offline_domains
+        self.layers = LayerStore(
+            self.content, self.snapshots, self.options.limits, sync=self.options.sync_layers
+        )
+        self.offline_domains = self.options.registry.offline_domains | offline_domains
         self.lock = threading.RLock()  # one writer at a time for tag/remove/prune/register
-        #: None: each blob in one PUT; a number: PATCH chunks of that many bytes, then PUT.
-        self.push_chunk_size: int | None = None
+        self.tokens = TokenCache()  # Bearer tokens, shared by pulls and pushes
+        self.downloads = SharedDownloads()
+        self._pull_ids = itertools.count()
+        self._pulls: dict[int, float] = {}  # running pulls -> start time (gc.py leaves their content)
+        # Unpacks a crash (daemon SIGKILL) interrupted: never referenced, the pull starts them again.
+        for leftover in self.snapshots.leftovers():
+            shutil.rmtree(leftover, ignore_errors=True)
+        self.content.drop_transient()
+
+    @property
+    def push_chunk_size(self) -> int | None:
+        """None: each blob in one PUT; a number: PATCH chunks of that many bytes, then PUT."""
+        return self.options.push_chunk_size
+
+    @push_chunk_size.setter
+    def push_chunk_size(self, value: int | None) -> None:
+        self.options.push_chunk_size = value
 
     def close(self) -> None:
         self.db.close()
@@ -152,22 +182,36 @@ class ImageService:
         return inspect_mod.image_summary(self, image)
 
     def df(self, containers_by_image: dict[str, int]) -> tuple[int, builtins.list[dict[str, Any]]]:
-        """(LayersSize, image summaries) for /system/df: each layer counted once in LayersSize;
-        an image's SharedSize is the size of its layers that another image also uses."""
+        """(LayersSize, image summaries) for /system/df.
+
+        LayersSize is the disk the image store takes, as ``du`` counts it: blobs (compressed
+        layers, configs, manifests), unpacked layer folders, partial downloads and images.db;
+        containers' writable layers are the engine's share (their SizeRw). So LayersSize plus
+        the containers' and volumes' sizes is the data root's ``du``. An image's Size is its
+        unpacked layers (Docker's); SharedSize the part of it another image also uses, each
+        shared layer stored once (dedup by chain id), as ``system df -v`` shows.
+        """
+        from dockyard.images.gc import disk_usage
+
         images = self.images()
         users: dict[str, int] = {}
-        sizes: dict[str, int] = {}
         for img in images:
             for la in {la.chain_id: la for la in img.layers}.values():
                 users[la.chain_id] = users.get(la.chain_id, 0) + 1
-                sizes[la.chain_id] = la.size
         out = []
         for img in images:
             summary = inspect_mod.image_summary(self, img)
             summary["SharedSize"] = sum(la.size for la in img.layers if users[la.chain_id] > 1)
             summary["Containers"] = containers_by_image.get(img.id, 0)
             out.append(summary)
-        return sum(sizes.values()), out
+        overlay = self.snapshots.root
+        used = (
+            disk_usage(self.content.root)
+            + disk_usage(overlay)
+            - disk_usage(overlay / "containers")
+            + disk_usage(self.data_root / "images")
+        )
+        return used, out
 
     def history(self, name: str) -> builtins.list[dict[str, Any]]:
         return inspect_mod.history(self, self.resolve(name))
@@ -185,13 +229,14 @@ class ImageService:
     ) -> str:
         """Store ``config`` (and a manifest, built when none is given); returns the image id."""
         data = config_bytes if config_bytes is not None else image_config.encode(config)
-        image_id = self.content.put(data)
+        sync = self.options.sync_layers  # as for layer blobs (layers.py): one journal commit less
+        image_id = self.content.put(data, sync=sync)
         if manifest is None:
             manifest = build_manifest(
                 Descriptor(mt.OCI_CONFIG, image_id, len(data)),
                 [Descriptor(la.media_type, la.blob, la.blob_size) for la in layers],
             )
-        manifest_digest = self.content.put(manifest, digest_of(manifest))
+        manifest_digest = self.content.put(manifest, digest_of(manifest), sync=sync)
         with self.lock:
             self.db.add_image(
                 image_id,
@@ -243,6 +288,35 @@ class ImageService:
 
         with self.lock:
             return delete.prune(self, dangling_only, filters or {}, in_use)
+
+    def pulls_running_since(self) -> float | None:
+        return min(self._pulls.values()) if self._pulls else None
+
+    def pull_started(self) -> int:
+        token = next(self._pull_ids)
+        self._pulls[token] = time.time()
+        return token
+
+    def pull_ended(self, token: int) -> None:
+        self._pulls.pop(token, None)
+
+    def collect_garbage(self) -> dict[str, Any]:
+        """Remove blobs and layers nothing references (after ``image prune``)."""
+        from dockyard.images import gc
+
+        with self.lock:
+            got = gc.collect(self)
+        return {
+            "Blobs": got.blobs,
+            "Layers": got.layers,
+            "Ingests": got.ingests,
+            "SpaceReclaimed": got.reclaimed,
+        }
+
+    def check(self, repair: bool = False) -> dict[str, Any]:
+        from dockyard.images import check
+
+        return check.check(self, repair)
 
     def bootstrap_busybox(self) -> str:
         from dockyard.images import local
@@ -329,18 +403,22 @@ class ImageService:
         return archive.load(self, stream)
 
     def pull(
-        self, ref: str, auth: dict[str, Any] | None, platform: str | None
+        self, ref: str, auth: dict[str, Any] | None, platform: str | None, *, all_tags: bool = False
     ) -> AsyncIterator[dict[str, Any]]:
         from dockyard.images import pull
 
-        return pull.pull(self, ref, auth, platform)
+        return pull.pull(self, ref, auth, platform, all_tags=all_tags)
 
     async def login(self, server_address: str, username: str, password: str) -> str:
         from dockyard.images import login
 
-        return await login.login(server_address, username, password, offline_domains=self.offline_domains)
+        return await login.login(
+            server_address, username, password, offline_domains=self.offline_domains, svc=self
+        )
 
-    def push(self, ref: str, auth: dict[str, Any] | None) -> AsyncIterator[dict[str, Any]]:
+    def push(
+        self, ref: str, auth: dict[str, Any] | None, *, all_tags: bool = False
+    ) -> AsyncIterator[dict[str, Any]]:
         from dockyard.images import push
 
-        return push.push(self, ref, auth)
+        return push.push(self, ref, auth, all_tags=all_tags)

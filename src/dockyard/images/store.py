@@ -4,6 +4,9 @@
     layers(image_id, idx, diff_id, chain_id, blob, media_type, blob_size, diff_size, size)
     refs(name, image_id, kind)      name normalised: docker.io/library/busybox:latest, or
                                     docker.io/library/busybox@sha256:... (kind "digest")
+    blob_sources(digest, domain, path)   repositories known to hold a blob (pulled from or
+                                    pushed to): a push mounts the blob from there (dockerd's
+                                    "v2 metadata" service does the same)
 
 Blobs (configs, manifests, layers) live in the content store; the config blob's digest is the
 image id. One connection shared by the daemon's threads, serialised by a lock; WAL so readers
@@ -50,6 +53,12 @@ CREATE TABLE IF NOT EXISTS refs (
     kind TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS refs_image ON refs(image_id);
+CREATE TABLE IF NOT EXISTS blob_sources (
+    digest TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    path TEXT NOT NULL,
+    PRIMARY KEY (digest, domain, path)
+);
 """
 
 
@@ -169,6 +178,25 @@ class ImageDB:
         return Layer(
             r["diff_id"], r["chain_id"], r["blob"], r["media_type"], r["blob_size"], r["diff_size"], r["size"]
         )
+
+    # ------------------------------------------------------------------ blob sources
+
+    def add_sources(self, domain: str, path: str, digests: list[str]) -> None:
+        with self.tx() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO blob_sources VALUES (?,?,?)", [(d, domain, path) for d in digests]
+            )
+
+    def sources(self, digest: str, domain: str) -> list[str]:
+        """Repositories of ``domain`` known to hold ``digest``, most recently added first."""
+        rows = self.query(
+            "SELECT path FROM blob_sources WHERE digest=? AND domain=? ORDER BY rowid DESC", (digest, domain)
+        )
+        return [r["path"] for r in rows]
+
+    def forget_sources(self, digests: set[str]) -> None:
+        with self.tx() as db:
+            db.executemany("DELETE FROM blob_sources WHERE digest=?", [(d,) for d in digests])
 
     # ------------------------------------------------------------------ references
 

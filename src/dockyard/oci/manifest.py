@@ -38,8 +38,11 @@ class Index:
     raw: bytes
 
     def select(self, platform: Platform) -> Descriptor:
+        """The first entry for ``platform``: a manifest, or a nested index (image-index.md
+        allows them; the caller bounds the nesting)."""
         for desc in self.manifests:
-            if desc.media_type in mt.MANIFESTS and desc.platform and platform.matches(desc.platform):
+            usable = desc.media_type in mt.MANIFESTS or desc.media_type in mt.INDEXES
+            if usable and desc.platform and platform.matches(desc.platform):
                 return desc
         have = ", ".join(
             "/".join(

@@ -24,6 +24,11 @@ DOCKER_MANIFEST_V1 = "application/vnd.docker.distribution.manifest.v1+json"
 DOCKER_MANIFEST_V1_SIGNED = "application/vnd.docker.distribution.manifest.v1+prettyjws"
 
 MANIFESTS = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
+#: Layers a registry may not hold (image-spec layer.md "Non-distributable layers"): pushes skip
+#: them, pulls fetch them from the descriptor's ``urls`` when the registry lacks them.
+NON_DISTRIBUTABLE = frozenset(
+    {OCI_LAYER_NONDIST_TAR, OCI_LAYER_NONDIST_GZIP, OCI_LAYER_NONDIST_ZSTD, DOCKER_LAYER_FOREIGN_GZIP}
+)
 INDEXES = frozenset({OCI_INDEX, DOCKER_MANIFEST_LIST})
 SCHEMA1 = frozenset({DOCKER_MANIFEST_V1, DOCKER_MANIFEST_V1_SIGNED})
 

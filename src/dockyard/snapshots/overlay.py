@@ -5,6 +5,8 @@
       <chain-hex>/link          its short name, NAME, with l/NAME -> ../<chain-hex>/diff
       <chain-hex>/lower         the short names of the layers below it, "l/A:l/B" (top first)
       <chain-hex>/size          bytes of regular files in diff
+      <chain-hex>/diff_id       the layer's diff id; tree: tree.tree_digest of diff at unpack
+                                (what `system check` compares the folder against)
       l/<26 chars>              short links: 100+ lowerdirs fit in one page of mount options
       empty/                    the lower folder of an image with no layers (scratch)
       containers/<cid>/{upper,work}
@@ -75,7 +77,17 @@ class OverlaySnapshotter:
         os.chmod(work / "diff", 0o755)
         return work / "diff"
 
-    def commit(self, chain_id: str, parent: str | None, unpacked: Path, size: int) -> None:
+    def commit(
+        self,
+        chain_id: str,
+        parent: str | None,
+        unpacked: Path,
+        size: int,
+        *,
+        diff_id: str = "",
+        tree: str = "",
+        sync: bool = True,
+    ) -> None:
         """Move a layer unpacked by :meth:`begin` into place under ``chain_id``.
 
         When another pull committed the same chain meanwhile, this copy is dropped.
@@ -94,13 +106,38 @@ class OverlaySnapshotter:
         write_atomic(str(work / "lower"), ":".join(lower).encode(), sync=False)
         write_atomic(str(work / "size"), str(size).encode(), sync=False)
         write_atomic(str(work / "parent"), (parent or "").encode(), sync=False)
+        write_atomic(str(work / "diff_id"), diff_id.encode(), sync=False)
+        write_atomic(str(work / "tree"), tree.encode(), sync=False)
         write_atomic(str(work / "link"), name.encode(), sync=False)
         target = self.layer_dir(chain_id)
         if target.exists():
             shutil.rmtree(target)  # a partial folder from a crash between rename and link
         os.rename(work, target)
         os.symlink(f"../{target.name}/diff", self.root / "l" / name)
-        fsync_dir(str(self.root))
+        if sync:
+            # On ext4 (data=ordered) this commits the journal, and with it every block the layer
+            # just wrote: a pull passes sync=False (images/layers.py says why).
+            fsync_dir(str(self.root))
+
+    def record(self, chain_id: str) -> tuple[str, str]:
+        """(diff id, tree digest) written at unpack; empty strings for layers made before them."""
+        folder = self.layer_dir(chain_id)
+        out = []
+        for name in ("diff_id", "tree"):
+            try:
+                out.append((folder / name).read_text().strip())
+            except FileNotFoundError:
+                out.append("")
+        return out[0], out[1]
+
+    def leftovers(self) -> list[Path]:
+        """Unpacks a crash interrupted (tmp/), and layer folders without their link file."""
+        out = sorted((self.root / "tmp").iterdir())
+        out += [p for p in self.root.iterdir() if len(p.name) == 64 and not (p / "link").exists()]
+        return out
+
+    def dangling_links(self) -> list[Path]:
+        return [p for p in (self.root / "l").iterdir() if not p.exists()]
 
     def abort(self, unpacked: Path) -> None:
         shutil.rmtree(unpacked.parent, ignore_errors=True)

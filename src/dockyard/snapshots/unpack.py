@@ -9,7 +9,13 @@ Hostile entries are refused, naming the entry: absolute names, ``..`` components
 parent is a symlink (writing through it would land outside the layer), hardlinks to anything not
 already in this layer, and xattrs in overlayfs's own ``trusted.overlay.`` namespace. Symlink
 targets are never followed here, so an absolute or climbing symlink is harmless data. Device
-nodes are created as root (an image may carry /dev entries).
+nodes are allowed under ``dev/`` only (an image may carry /dev entries; a device elsewhere, e.g.
+a disk's block device in /usr/bin, is refused), and a character device 0/0 nowhere: that is
+overlayfs's whiteout, and a tar carrying one forges a deletion instead of saying ``.wh.``.
+
+Tar bombs are bounded by :class:`~dockyard.snapshots.limits.LayerLimits`: entries, path depth
+and uncompressed bytes, checked as the tar is read (a declared size over the limit is refused
+from its header, before any byte of it is written).
 """
 
 from __future__ import annotations
@@ -19,10 +25,15 @@ import os
 import shutil
 import stat
 import tarfile
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from dockyard.errors import InvalidArgument
+
+from .limits import LayerLimits, LimitExceeded
+from .tree import tree_digest
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE = ".wh..wh..opq"
@@ -36,6 +47,8 @@ class LayerStats:
     files: int = 0
     size: int = 0  # bytes of regular files' content
     whiteouts: int = 0
+    entries: int = 0
+    tree: str = ""  # tree.tree_digest of the unpacked folder
 
 
 class HostileLayer(InvalidArgument):
@@ -60,13 +73,31 @@ def _clean(name: str, original: str) -> str:
     return "/".join(parts)
 
 
+class _Limited:
+    """Counts the uncompressed tar's bytes; past the size limit the layer is refused."""
+
+    def __init__(self, raw: BinaryIO, limit: int) -> None:
+        self._read = raw.read
+        self.limit = limit
+        self.count = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data: bytes = self._read(n)
+        self.count += len(data)
+        if self.count > self.limit:
+            raise LimitExceeded(f"the uncompressed layer ({self.count}+ bytes)", self.limit, "max-layer-size")
+        return data
+
+
 class _Applier:
-    def __init__(self, dest: str) -> None:
+    def __init__(self, dest: str, limits: LayerLimits) -> None:
         self.dest = dest
+        self.limits = limits
         self.is_root = os.geteuid() == 0
         self.good_dirs: set[str] = {""}
         self.dirs: list[tuple[str, tarfile.TarInfo]] = []
         self.stats = LayerStats()
+        self.crcs: dict[int, int] = {}  # inode -> CRC-32 of the content written (tree.py)
 
     def parent_dir(self, rel: str, original: str) -> str:
         """Make sure every folder above ``rel`` is a real folder of this layer; create missing ones."""
@@ -110,9 +141,18 @@ class _Applier:
 
     def apply(self, tf: tarfile.TarFile, member: tarfile.TarInfo) -> None:
         original = member.name
+        self.stats.entries += 1
+        if self.stats.entries > self.limits.max_entries:
+            raise LimitExceeded("the number of entries", self.limits.max_entries, "max-entries")
         rel = _clean(original, original)
         if not rel:
             return  # the layer's root folder itself: its metadata belongs to the container's /
+        if rel.count("/") >= self.limits.max_depth:
+            raise LimitExceeded(f"the path depth of {original[:80]!r}...", self.limits.max_depth, "max-depth")
+        if member.size > self.limits.max_size:
+            raise LimitExceeded(
+                f"the declared size of {original!r} ({member.size})", self.limits.max_size, "max-layer-size"
+            )
         parent = self.parent_dir(rel, original)
         base = rel.rpartition("/")[2]
         if base.startswith(WHITEOUT_PREFIX):
@@ -130,12 +170,13 @@ class _Applier:
         if member.isreg():
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
             try:
-                src = tf.extractfile(member)
-                assert src is not None
-                while chunk := src.read(_CHUNK):
+                crc = 0
+                for chunk in _content(tf, member):
+                    crc = zlib.crc32(chunk, crc)
                     view = memoryview(chunk)
                     while view:
                         view = view[os.write(fd, view) :]
+                self.crcs[os.fstat(fd).st_ino] = crc
             finally:
                 os.close(fd)
             self.stats.files += 1
@@ -156,6 +197,11 @@ class _Applier:
             return  # a hardlink shares its target's metadata
         elif member.ischr() or member.isblk() or member.isfifo():
             kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK if member.isblk() else stat.S_IFIFO
+            if kind != stat.S_IFIFO:
+                if member.ischr() and member.devmajor == 0 and member.devminor == 0:
+                    raise HostileLayer(original, "a character device 0/0 is an overlay whiteout in disguise")
+                if not rel.startswith("dev/"):
+                    raise HostileLayer(original, "device nodes are allowed under /dev only")
             try:
                 os.mknod(path, kind | 0o600, os.makedev(member.devmajor, member.devminor))
             except PermissionError:
@@ -213,24 +259,48 @@ class _Applier:
             self.metadata(path, member, member.name)
 
 
+def _content(tf: tarfile.TarFile, member: tarfile.TarInfo) -> Iterator[bytes]:
+    """A regular member's bytes. From the archive's stream itself when it is one (``r|``):
+    extractfile's reader copies every chunk twice more; tarfile's next() then skips the block
+    padding by seeking forward, which its stream allows. Sparse members go through extractfile."""
+    stream = tf.fileobj
+    if member.issparse() or stream is None or not hasattr(stream, "bufsize"):
+        src = tf.extractfile(member)
+        assert src is not None
+        yield from iter(lambda: src.read(_CHUNK), b"")
+        return
+    remaining = member.size
+    while remaining:
+        chunk: bytes = stream.read(min(remaining, _CHUNK))
+        if not chunk:
+            raise tarfile.ReadError(f"unexpected end of data in {member.name!r}")
+        remaining -= len(chunk)
+        yield chunk
+
+
 def _ns(mtime: float) -> int:
     return int(mtime * 1_000_000_000)
 
 
-def apply_layer(stream: BinaryIO, dest: str) -> LayerStats:
+def apply_layer(stream: BinaryIO, dest: str, limits: LayerLimits | None = None) -> LayerStats:
     """Unpack the uncompressed tar ``stream`` into the folder ``dest`` (which must exist).
 
     Reads ``stream`` to its end, so a hashing reader around it sees every byte (the diff id is
     the digest of the whole tar, end-of-archive blocks included).
     """
-    applier = _Applier(dest)
+    limits = limits or LayerLimits()
+    applier = _Applier(dest, limits)
+    limited = _Limited(stream, limits.max_size)
     try:
-        with tarfile.open(fileobj=stream, mode="r|", bufsize=_CHUNK) as tf:
+        with tarfile.open(fileobj=cast(BinaryIO, limited), mode="r|", bufsize=_CHUNK) as tf:
             for member in tf:
                 applier.apply(tf, member)
     except tarfile.TarError as e:
         raise InvalidArgument(f"layer is not a valid tar archive: {e}") from None
+    except RecursionError:
+        raise LimitExceeded("the nesting of tar headers", limits.max_depth, "max-depth") from None
     applier.finish()
-    while stream.read(_CHUNK):
+    while limited.read(_CHUNK):
         pass
+    applier.stats.tree = tree_digest(dest, applier.crcs)
     return applier.stats

@@ -147,11 +147,24 @@ async def create(request: web.Request) -> web.StreamResponse:
     ref = image
     if tag:
         ref += ("@" if ":" in tag and tag.split(":")[0].startswith("sha") else ":") + tag
+    # The API's rule: fromImage without a tag (in the name or the tag parameter) pulls every
+    # tag of the repository (docker pull --all-tags sends exactly that).
+    all_tags = not tag and _untagged(image)
     return await _stream(
         request,
-        svc.pull(ref, registry_auth(request), str_param(request, "platform")),
+        svc.pull(ref, registry_auth(request), str_param(request, "platform"), all_tags=all_tags),
         lambda: _publish(request, "pull", _familiar(ref), _familiar(ref)),
     )
+
+
+def _untagged(name: str) -> bool:
+    from dockyard.oci import reference
+
+    try:
+        ref = reference.parse(name, default_tag=False)
+    except InvalidArgument:
+        return False  # the pull reports the bad reference
+    return not ref.tag and not ref.digest
 
 
 def _familiar(ref: str) -> str:
@@ -164,16 +177,23 @@ def _familiar(ref: str) -> str:
 
 
 async def _import(request: web.Request, svc: Any, from_src: str) -> web.StreamResponse:
-    if from_src != "-":
-        raise InvalidArgument(
-            f"import from {from_src!r} is unsupported: this host has no internet; send the tarball in "
-            "the request body with fromSrc=-"
-        )
     repo = str_param(request, "repo") or None
     tag = str_param(request, "tag") or None
     changes = request.query.getall("changes", [])
     message = str_param(request, "message") or ""
-    path = await _spool(request, svc)
+    if from_src == "-":
+        path = await _spool(request, svc)
+    else:
+        from dockyard.images import fetch
+
+        fd, name = tempfile.mkstemp(prefix="import-", dir=Path(svc.data_root) / "images")
+        os.close(fd)
+        path = Path(name)
+        try:
+            await fetch.download(from_src, path, max_size=svc.options.limits.max_size)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
     try:
 
         def run() -> str:
@@ -323,9 +343,19 @@ async def push(request: web.Request) -> web.StreamResponse:
     name = _name(request)
     tag = str_param(request, "tag")
     ref = f"{name}:{tag}" if tag else name
+    # Without a tag (in the name or the parameter) every tag of the repository is pushed.
+    all_tags = not tag and _untagged(name)
     return await _stream(
-        request, svc.push(ref, registry_auth(request)), lambda: _publish(request, "push", ref, ref)
+        request,
+        svc.push(ref, registry_auth(request), all_tags=all_tags),
+        lambda: _publish(request, "push", ref, ref),
     )
+
+
+async def system_check(request: web.Request) -> web.StreamResponse:
+    """``POST /system/check?repair=1`` (dockyard's own): the store re-hashed and verified."""
+    svc = _images(request)
+    return json_response(await asyncio.to_thread(svc.check, bool_param(request, "repair")))
 
 
 def routes(ctx: object) -> list[web.RouteDef]:
@@ -336,6 +366,7 @@ def routes(ctx: object) -> list[web.RouteDef]:
         web.get("/images/get", get_many),
         web.post("/images/load", load),
         web.post("/images/prune", prune),
+        web.post("/system/check", system_check),
         web.get(r"/images/{name:.+}/json", inspect),
         web.get(r"/images/{name:.+}/history", history),
         web.post(r"/images/{name:.+}/tag", tag),
