@@ -127,7 +127,6 @@ class Dockyard(Engine):
         _unmount_below(self.root)
         shutil.rmtree(self.root, ignore_errors=True)
 
-
     def shim_pids(self) -> list[int]:
         """The shim processes (one holds up to 16 containers), from their shim.pid files."""
         pids = set()
