@@ -27,6 +27,7 @@ from typing import Any
 from dockyard.engine import capabilities, hostconfig
 from dockyard.engine.container import Container
 from dockyard.engine.mounts import oci_mount, tmpfs_mounts
+from dockyard.engine.seccomp_default import default_profile
 from dockyard.engine.seccomp_profile import to_oci
 from dockyard.engine.user import ResolvedUser
 from dockyard.oci.runtime_config import OCI_VERSION
@@ -232,11 +233,14 @@ def _linux(
     linux["namespaces"] = namespaces
     if privileged and ctx.host_devices:
         linux["devices"] = ctx.host_devices
-    if security.seccomp and security.seccomp != "unconfined" and not privileged:
-        import json
+    # As dockerd's WithSeccomp: a privileged container gets no filter, even with a profile named.
+    if security.seccomp != "unconfined" and not privileged:
+        if security.seccomp:
+            import json
 
-        linux["seccomp"] = to_oci(json.loads(security.seccomp), caps)
-    # The default seccomp profile is issue 8's: until then no filter, as seccomp=unconfined.
+            linux["seccomp"] = to_oci(json.loads(security.seccomp), caps)
+        else:
+            linux["seccomp"] = to_oci(default_profile(), caps)
     if hc.get("MaskedPaths"):
         linux["maskedPaths"] = list(hc["MaskedPaths"])
     if hc.get("ReadonlyPaths"):

@@ -75,7 +75,8 @@ def test_matches_dockerd_defaults() -> None:
     assert linux["resources"]["devices"][0] == {"allow": False, "access": "rwm"}
     assert {"type": "network", "path": "/run/netns/x"} in linux["namespaces"]
     assert {n["type"] for n in linux["namespaces"]} == {"mount", "network", "uts", "pid", "ipc"}
-    assert linux["cgroupsPath"] == "/dockyard/x" and "seccomp" not in linux
+    assert linux["cgroupsPath"] == "/dockyard/x"
+    assert linux["seccomp"]["defaultAction"] == "SCMP_ACT_ERRNO"  # the default profile
     assert (
         linux["maskedPaths"] == hostconfig.MASKED_PATHS
         and linux["readonlyPaths"] == hostconfig.READONLY_PATHS
