@@ -53,7 +53,9 @@ class Engine:
     def run(self, name: str, *args: str, command: Sequence[str] = ()) -> str:
         """``docker run -d --network none --name NAME ARGS IMAGE COMMAND``; remembered for clean-up."""
         self.made.append(name)
-        return self.docker("run", "-d", "--network", "none", "--name", name, *args, self.image, *command).stdout.strip()
+        return self.docker(
+            "run", "-d", "--network", "none", "--name", name, *args, self.image, *command
+        ).stdout.strip()
 
     def remove(self, *names: str) -> None:
         if names:

@@ -117,13 +117,13 @@ def test_raw_socket_without_net_raw(engine: Engine, names: Callable[[str], str],
     res = engine.docker("exec", name, "/prober", "raw-socket")
     assert parse(res.stdout)["raw-socket"]["err"] == "EPERM"
     # seccomp lets socket(AF_INET, SOCK_RAW) through: the refusal is the missing capability's.
-    assert defences.seccomp_errno(defences.read_filter(pid), "socket", AF_INET, SOCK_RAW, IPPROTO_ICMP) is None
+    assert (
+        defences.seccomp_errno(defences.read_filter(pid), "socket", AF_INET, SOCK_RAW, IPPROTO_ICMP) is None
+    )
     assert "CAP_NET_RAW" not in defences.effective_caps(pid)
 
 
-def test_runtime_binary_not_writable_through_proc_exe(
-    engine: Engine, attacker: tuple[str, int]
-) -> None:
+def test_runtime_binary_not_writable_through_proc_exe(engine: Engine, attacker: tuple[str, int]) -> None:
     """CVE-2019-5736: while execs enter the container, the attacker looks for the runtime's
     process and reopens its executable (/proc/PID/exe, via an O_PATH fd) for writing. The runtime
     is not dumpable while it is in the container, so the kernel refuses it the link."""
@@ -166,7 +166,14 @@ def test_mount_destination_swapped_for_symlink(
             "sh", "-c", f"mkdir -p /v/d/t && ln -s {target} /v/link",
         )  # fmt: skip
         swapper = names("swapper")
-        engine.run(swapper, "-v", f"{volume}:/v", "-v", f"{prober}:/prober:ro", command=["/prober", "swap", "/v", "4"])
+        engine.run(
+            swapper,
+            "-v",
+            f"{volume}:/v",
+            "-v",
+            f"{prober}:/prober:ro",
+            command=["/prober", "swap", "/v", "4"],
+        )
         attempts = 0
         while engine.inspect(swapper)["State"]["Running"] and attempts < 12:
             attempts += 1

@@ -311,7 +311,9 @@ class Engine:
         if not image_ref or not isinstance(image_ref, str):
             raise InvalidArgument("Config cannot be empty in order to create a container")
         image = await asyncio.to_thread(self._resolve_image, image_ref)
-        settings = CreateSettings(self.features, self.runtime_names(), self.options.default_runtime)
+        settings = CreateSettings(
+            self.features, self.runtime_names(), self.options.default_runtime, str(self.data_root)
+        )
         image_config = (image.config or {}).get("config") or {}
         c, warnings = new_container(body, stored_name, image.id, image_config, settings, cid)
         self.runtime_prefix(c.host_config["Runtime"])  # an unknown runtime is a 400 now, not at start

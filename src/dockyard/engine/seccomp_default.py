@@ -28,9 +28,7 @@ import copy
 import errno
 from typing import Any
 
-#: Allowed to every container.
-ALWAYS = frozenset(
-    """
+_ALWAYS = """
     accept accept4 access adjtimex alarm bind brk capget capset chdir chmod chown chown32
     clock_adjtime clock_adjtime64 clock_getres clock_getres_time64 clock_gettime clock_gettime64
     clock_nanosleep clock_nanosleep_time64 close close_range connect copy_file_range creat dup dup2
@@ -71,8 +69,9 @@ ALWAYS = frozenset(
     timerfd_gettime64 timerfd_settime timerfd_settime64 times tkill truncate truncate64 ugetrlimit
     umask uname unlink unlinkat utime utimensat utimensat_time64 utimes vfork vmsplice wait4 waitid
     waitpid write writev
-    """.split()
-)
+"""
+#: Allowed to every container.
+ALWAYS = frozenset(_ALWAYS.split())
 
 #: Allowed only with the capability named (moby's capability-gated rules).
 BY_CAPABILITY: dict[str, tuple[str, ...]] = {
@@ -87,7 +86,9 @@ BY_CAPABILITY: dict[str, tuple[str, ...]] = {
     "CAP_SYS_CHROOT": ("chroot",),
     "CAP_SYS_MODULE": ("delete_module", "init_module", "finit_module"),
     "CAP_SYS_PACCT": ("acct",),
-    "CAP_SYS_PTRACE": ("kcmp", "pidfd_getfd", "process_madvise", "process_vm_readv", "process_vm_writev", "ptrace"),
+    "CAP_SYS_PTRACE": (
+        "kcmp", "pidfd_getfd", "process_madvise", "process_vm_readv", "process_vm_writev", "ptrace",
+    ),
     "CAP_SYS_RAWIO": ("iopl", "ioperm"),
     "CAP_SYS_TIME": ("settimeofday", "stime", "clock_settime", "clock_settime64"),
     "CAP_SYS_TTY_CONFIG": ("vhangup",),
@@ -113,7 +114,9 @@ AF_VSOCK = 40
 PERSONALITIES = (0x0, 0x0008, 0x20000, 0x20008, 0xFFFFFFFF)
 #: CLONE_NEWNS | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET | NEWCGROUP: clone may create none
 #: of these without CAP_SYS_ADMIN (unshare and setns are not allowed at all then).
-CLONE_NAMESPACE_FLAGS = 0x00020000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000 | 0x02000000
+CLONE_NAMESPACE_FLAGS = (
+    0x00020000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000 | 0x02000000
+)
 
 #: Docker's archMap: the filter covers each architecture's compat sub-architectures too, so a
 #: 32-bit syscall entry (int 0x80 on x86_64) meets the same policy.

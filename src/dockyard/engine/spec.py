@@ -24,7 +24,7 @@ import stat
 from dataclasses import dataclass, field
 from typing import Any
 
-from dockyard.engine import capabilities, hostconfig
+from dockyard.engine import blkio, capabilities, hostconfig
 from dockyard.engine.container import Container
 from dockyard.engine.mounts import oci_mount, tmpfs_mounts
 from dockyard.engine.seccomp_default import default_profile
@@ -292,8 +292,9 @@ def resources(hc: dict[str, Any], privileged: bool = False) -> dict[str, Any]:
         out["cpu"] = cpu
     if hc.get("PidsLimit"):
         out["pids"] = {"limit": int(hc["PidsLimit"])}
-    if hc.get("BlkioWeight"):
-        out["blockIO"] = {"weight": int(hc["BlkioWeight"])}
+    block_io = blkio.oci_block_io(hc)
+    if block_io:
+        out["blockIO"] = block_io
     return out
 
 
