@@ -144,3 +144,33 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+class KernelLog:
+    """The kernel's log from now on (/dev/kmsg opened at its end): OOM kill reports."""
+
+    def __init__(self) -> None:
+        self.fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK)
+        os.lseek(self.fd, 0, os.SEEK_END)
+
+    def read(self) -> list[str]:
+        lines: list[str] = []
+        while True:
+            try:
+                record = os.read(self.fd, 8192)
+            except BlockingIOError:
+                return lines
+            except BrokenPipeError:  # EPIPE: records were overwritten before we read them
+                continue
+            lines.append(record.decode(errors="replace").split(";", 1)[-1].rstrip("\n"))
+
+    def oom_kills(self) -> list[dict[str, str]]:
+        """The ``oom-kill:constraint=...,oom_memcg=...,task=...,pid=...`` records since opened."""
+        out = []
+        for line in self.read():
+            if line.startswith("oom-kill:"):
+                out.append(dict(kv.split("=", 1) for kv in line[len("oom-kill:") :].split(",") if "=" in kv))
+        return out
+
+    def close(self) -> None:
+        os.close(self.fd)

@@ -14,6 +14,7 @@
 #include <linux/keyctl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +202,15 @@ static void p_swap(const char *dir, const char *seconds) {
     printf("swap count=%ld\n", swaps);
 }
 
+/* A fork bomb that never gives up: every process forks for ever, a refused fork waits 1 ms. */
+static void p_forkbomb(void) {
+    for (;;)
+        if (fork() < 0) usleep(1000);
+}
+
+/* A real segmentation fault (not a signal sent with kill, which a namespace's init ignores). */
+static void p_segv(void) { *(volatile int *)(uintptr_t)8 = 1; }
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) { fprintf(stderr, "usage: prober PROBE [ARGS]\n"); return 2; }
@@ -214,6 +224,8 @@ int main(int argc, char **argv) {
         p_keyctl(); p_unshare(); p_ptrace(argv[4]); p_mknod(); p_module(); p_time();
         p_connect(argv[3]); p_handle(); p_chroot(argv[2]); p_fds();
     } else if (!strcmp(p, "raw-socket")) p_raw();
+    else if (!strcmp(p, "forkbomb")) p_forkbomb();
+    else if (!strcmp(p, "segv")) p_segv();
     else if (!strcmp(p, "exe-watch") && argc == 3) p_exe_watch(argv[2]);
     else if (!strcmp(p, "swap") && argc == 4) p_swap(argv[2], argv[3]);
     else { fprintf(stderr, "prober: unknown probe %s\n", p); return 2; }

@@ -25,7 +25,17 @@ from dockyard.network.options import NetworkOptions
 log = logging.getLogger("dockyard.daemon")
 
 # The handler modules, in registration order (specific paths before catch-alls).
-HANDLER_MODULES = ["system", "bootstrap", "containers", "exec", "archive", "images", "volumes", "networks", "events"]
+HANDLER_MODULES = [
+    "system",
+    "bootstrap",
+    "containers",
+    "exec",
+    "archive",
+    "images",
+    "volumes",
+    "networks",
+    "events",
+]
 
 
 def build(ctx: DaemonContext) -> None:
@@ -34,7 +44,9 @@ def build(ctx: DaemonContext) -> None:
     ctx.network = NetworkManager(
         opts.data_root,
         opts.exec_root,
-        NetworkOptions(bridge=opts.bridge, subnet=opts.bip, masquerade=opts.ip_masq, isolate=opts.isolate_egress),
+        NetworkOptions(
+            bridge=opts.bridge, subnet=opts.bip, masquerade=opts.ip_masq, isolate=opts.isolate_egress
+        ),
     )
     ctx.events = EventBus()
     ctx.engine = Engine(
@@ -44,6 +56,7 @@ def build(ctx: DaemonContext) -> None:
             default_runtime=opts.default_runtime,
             runtimes=dict(opts.runtimes),
             live_restore=opts.live_restore,
+            userns_remap=opts.userns_remap,
         ),
         ctx.images,
         ctx.network,

@@ -13,7 +13,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
-from dockyard.engine import capabilities, hostconfig, labels, merge, names, storage_opt
+from dockyard.engine import capabilities, hostconfig, labels, merge, names, storage_opt, userns
 from dockyard.engine.container import Container, now_rfc3339
 from dockyard.errors import InvalidArgument
 
@@ -24,6 +24,7 @@ class CreateSettings:
     runtimes: tuple[str, ...]
     default_runtime: str
     data_root: str = ""  # where container layers live: what --storage-opt size would need
+    idmap: userns.IdMap | None = None  # the daemon's --userns-remap map
 
 
 def new_container(
@@ -46,6 +47,7 @@ def new_container(
     mode = hostconfig.check_network_mode(host["NetworkMode"])
     security = hostconfig.parse_security_opts(host.get("SecurityOpt") or [])
     labels.check_host(security.labels, security.apparmor)
+    userns.check_host_config(host, settings.idmap)
     if host.get("StorageOpt"):
         storage_opt.check(host["StorageOpt"], settings.data_root or "/")
     capabilities.normalise(host.get("CapAdd"))

@@ -113,7 +113,8 @@ def test_host_network_tty_init_and_limits() -> None:
     linux = doc["linux"]
     assert "network" not in {n["type"] for n in linux["namespaces"]}
     assert linux["sysctl"] == {"kernel.shm_rmid_forced": "1"}
-    assert linux["resources"]["cpu"] == {"period": 100000, "quota": 150000}
+    # dockerd: period 100000, quota 150000; the same share in 10 ms periods (spec.NANO_CPUS_PERIOD)
+    assert linux["resources"]["cpu"] == {"period": 10000, "quota": 15000}
     assert linux["resources"]["pids"] == {"limit": 50}
     assert doc["root"]["readonly"] is True
     init = next(m for m in doc["mounts"] if m["destination"] == "/sbin/docker-init")

@@ -30,7 +30,7 @@ def program(caps: list[str]) -> bytes:
 def verdict(prog: bytes, name: str, *args: int) -> int:
     nr = seccomp.syscall_number(name, "SCMP_ARCH_X86_64")
     assert nr is not None, name
-    return seccomp.evaluate(prog, nr, args=args)
+    return int(seccomp.evaluate(prog, nr, args=args))
 
 
 def errno_of(name: str) -> int:
