@@ -34,7 +34,8 @@ def verdict(prog: bytes, name: str, *args: int) -> int:
 
 
 def errno_of(name: str) -> int:
-    return 0x00050000 | getattr(errno, name)
+    code: int = getattr(errno, name)
+    return 0x00050000 | code
 
 
 @pytest.fixture(scope="module")
