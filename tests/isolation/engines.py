@@ -174,3 +174,23 @@ class KernelLog:
 
     def close(self) -> None:
         os.close(self.fd)
+
+
+class HostCpu:
+    """Cores busy on the whole host between calls of ``take()`` (from /proc/stat)."""
+
+    def __init__(self) -> None:
+        self.busy, self.total = self._read()
+
+    @staticmethod
+    def _read() -> tuple[int, int]:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+        idle = fields[3] + fields[4]  # idle + iowait
+        return sum(fields[:8]) - idle, sum(fields[:8])
+
+    def take(self) -> float:
+        busy, total = self._read()
+        cores = (busy - self.busy) / max(1, total - self.total) * (os.cpu_count() or 1)
+        self.busy, self.total = busy, total
+        return cores

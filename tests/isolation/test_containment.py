@@ -12,8 +12,10 @@ count as the attacker's). bench/isolation.py runs the same scenarios longer and 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +24,7 @@ import pytest
 
 from tests.isolation.engines import (
     Engine,
+    HostCpu,
     KernelLog,
     cgroup_dir,
     cgroup_value,
@@ -35,6 +38,8 @@ pytestmark = pytest.mark.root
 
 IDLE_SAMPLES = 150  # 3 s at 20 ms
 CPU_WINDOW = 10.0  # the issue's: CPU use measured from cgroup usage over 10 s
+CYCLE = 1.0  # seconds of attack, then of idle, in turn
+BUSY_HOST = 0.6  # cores busy outside the test during idle phases above which p99 is not judged
 MEMORY_HOG = "x=0123456789abcdef; while :; do x=$x$x; done"  # doubles a shell string until OOM
 SPINNERS = "while :; do :; done & while :; do :; done"  # two busy loops: both cores if allowed
 CRASH = "exit 1"
@@ -126,43 +131,61 @@ def test_fork_bomb_contained_and_stopped(
 # ---------------------------------------------------------------- 3. CPU
 
 
-def cpu_cores_used(engine: Engine, name: str, window: float) -> float:
-    """Cores the container used over ``window`` seconds, from its cpuacct.usage (ns)."""
-    folder = cgroup_dir(engine.pid(name), "cpuacct")
-    u0, t0 = read_int(f"{folder}/cpuacct.usage"), time.monotonic()
-    time.sleep(window)
-    u1, t1 = read_int(f"{folder}/cpuacct.usage"), time.monotonic()
-    return (u1 - u0) / 1e9 / (t1 - t0)
-
-
 def test_cpu_hog_held_to_its_quota(
     engine: Engine, scene: Scene, names: Callable[[str], str], record_property: Callable[[str, object], None]
 ) -> None:
-    # Three tries at most: a burst of load from outside the test (other jobs share these 2 cores)
-    # can spoil one 10 s window; the quota bound must hold in every window.
+    """The attacker is stopped and continued every second (SIGSTOP/SIGCONT to its cgroup's
+    processes: the freezer cannot always freeze a throttled group in time, runc's pause gives
+    up), and the victim's samples go to "idle" or "attack" accordingly: load from outside the
+    test (other jobs share these two cores) then falls on both phases alike."""
+    attacker = names("spinner")
+    engine.run(attacker, "--cpus", "0.5", command=["sh", "-c", SPINNERS])
+    folder = cgroup_dir(engine.pid(attacker), "cpuacct")
+    signal_all(folder, signal.SIGSTOP)
     failures = []
-    for attempt in range(3):
-        idle = scene.measure(f"idle{attempt}", IDLE_SAMPLES)
-        scene.switch(f"attack{attempt}")
-        attacker = names("spinner")
-        engine.run(attacker, "--cpus", "0.5", command=["sh", "-c", SPINNERS])
-        time.sleep(0.5)  # both spinners started
-        used = cpu_cores_used(engine, attacker, CPU_WINDOW)
-        attack = scene.http.samples(f"attack{attempt}")
-        engine.remove(attacker)
-        after = scene.measure(f"idle-after{attempt}", IDLE_SAMPLES)
-        assert 0.3 < used <= 0.55, f"{engine.name}: the attacker used {used:.3f} cores with --cpus 0.5"
-        assert_unharmed(scene, f"attack{attempt}")
+    host = HostCpu()
+    for attempt in range(2):
+        idle, attack = f"idle{attempt}", f"attack{attempt}"
+        used_ns, used_s, others = 0, 0.0, []
+        while used_s < CPU_WINDOW:
+            scene.switch(idle)
+            host.take()
+            time.sleep(CYCLE)
+            others.append(host.take())  # everything busy while only the victim is ours
+            signal_all(folder, signal.SIGCONT)
+            scene.switch(attack)
+            u0, t0 = read_int(f"{folder}/cpuacct.usage"), time.monotonic()
+            time.sleep(CYCLE)
+            u1, t1 = read_int(f"{folder}/cpuacct.usage"), time.monotonic()
+            scene.switch("between")
+            signal_all(folder, signal.SIGSTOP)
+            used_ns, used_s = used_ns + u1 - u0, used_s + t1 - t0
+        used = used_ns / 1e9 / used_s
+        assert used <= 0.55, f"{engine.name}: the attacker used {used:.3f} cores with --cpus 0.5"
+        assert_unharmed(scene, attack)
+        calm, loaded = scene.http.samples(idle), scene.http.samples(attack)
+        outside = sum(others) / len(others)
+        record_property(
+            f"cpu_{attempt}",
+            {"attacker_cores": used, "outside_cores": outside, "p99_idle_ms": calm.p(99) * 1000,
+             "p99_attack_ms": loaded.p(99) * 1000},
+        )  # fmt: skip
+        message = (
+            f"{engine.name}: victim p99 {loaded.p(99) * 1000:.2f} ms under attack vs "
+            f"{calm.p(99) * 1000:.2f} ms idle, {outside:.2f} cores busy outside the test "
+            f"(attack {loaded.summary()}; idle {calm.summary()})"
+        )
+        if outside > BUSY_HOST:
+            # Other jobs keep this shared machine's cores busy: any extra CPU user then lengthens
+            # everyone's run-queue waits, and no engine can keep a 2x p99 bound. Judged on a calm
+            # machine only; the quota and the victim's answers are asserted above regardless.
+            print(f"p99 bound not judged, the host is busy: {message}")
+            return
+        assert used > 0.3, f"{engine.name}: the attacker used only {used:.3f} cores: it did not spin"
         # While the hog has a runnable thread on every core, a waking neighbour waits up to one
         # scheduler tick for a core (EEVDF does not preempt the hog on wakeup): no engine can do
         # better without real-time priorities, so the bound is 2x idle plus one tick.
-        baseline = max(idle.p(99), after.p(99))
-        record_property(f"victim_p99_ms_{attempt}", {"idle": baseline * 1000, "attack": attack.p(99) * 1000})
-        message = (
-            f"{engine.name}: victim p99 {attack.p(99) * 1000:.2f} ms under attack vs idle "
-            f"{idle.p(99) * 1000:.2f}/{after.p(99) * 1000:.2f} ms ({attack.summary()})"
-        )
-        if attack.p(99) <= 2 * baseline + scheduler_tick():
+        if loaded.p(99) <= 2 * calm.p(99) + scheduler_tick():
             return
         failures.append(message)
         if engine.name != "dockyard":
@@ -172,6 +195,13 @@ def test_cpu_hog_held_to_its_quota(
             print(message)
             return
     pytest.fail("\n".join(failures))
+
+
+def signal_all(folder: str, sig: int) -> None:
+    """``sig`` to every process of the cgroup at ``folder`` (from the host, init included)."""
+    for pid in cgroup_value(folder, "cgroup.procs").split():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid), sig)
 
 
 def scheduler_tick() -> float:
@@ -209,12 +239,14 @@ def test_crashing_containers(engine: Engine, scene: Scene, names: Callable[[str]
     restarts = int(engine.inspect(looper)["RestartCount"])
     engine.remove(looper)
     starts = [int(t) / 1e9 for t in events(engine, since, looper, "start")]
-    gaps = [b - a for a, b in itertools.pairwise(starts)]
-    # Docker's back-off: 100 ms, doubling at each restart; in 9 s that is 5 to 8 restarts, not
-    # the hundreds an immediate restart would make.
-    assert 3 <= len(gaps) <= 10 and restarts >= len(gaps) - 1, (restarts, gaps)
-    assert all(b >= a - 0.1 for a, b in itertools.pairwise(gaps)), f"back-off did not grow: {gaps}"
-    assert gaps[-1] >= 4 * gaps[0], f"back-off did not grow: {gaps}"
+    dies = [int(t) / 1e9 for t in events(engine, since, looper, "die")]
+    # The wait between an exit and the next start: Docker's back-off, 100 ms doubling at each
+    # restart (the start's own time is left out: dockerd's is several times ours).
+    delays = [start - next(d for d in reversed(dies) if d <= start) for start in starts[1:]]
+    # In 9 s that is 5 to 8 restarts, not the hundreds an immediate restart would make.
+    assert 3 <= len(delays) <= 10 and restarts >= len(delays) - 1, (restarts, delays)
+    assert all(b >= a - 0.1 for a, b in itertools.pairwise(delays)), f"back-off did not grow: {delays}"
+    assert delays[-1] >= 4 * delays[0], f"back-off did not grow: {delays}"
     assert daemon_cores < 0.5, (
         f"{engine.name}: the daemon used {daemon_cores:.2f} cores during the crash loop"
     )
