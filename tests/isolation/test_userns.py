@@ -130,3 +130,16 @@ def test_refused_with_remapping(remapped: tuple[DockyardDaemon, userns.IdMap]) -
 
 def _cid(d: DockyardDaemon, name: str) -> str:
     return d.docker("inspect", "-f", "{{.Id}}", name).stdout.strip()
+
+
+def test_exec_joins_the_user_namespace(remapped: tuple[DockyardDaemon, userns.IdMap]) -> None:
+    d, idmap = remapped
+    name = f"userns-{os.getpid()}-exec"
+    try:
+        d.docker("run", "-d", "--name", name, "busybox", "sleep", "600")
+        out = d.docker("exec", name, "sh", "-c", "cat /proc/self/uid_map; touch /root/x && echo ok").stdout
+        assert out.split() == ["0", str(idmap.uid_start), str(idmap.size), "ok"], out
+        pid = int(d.docker("inspect", "-f", "{{.State.Pid}}", name).stdout)
+        assert os.stat(f"/proc/{pid}").st_uid == idmap.uid_start  # the init runs as uid 100000 on the host
+    finally:
+        d.docker("rm", "-f", name, check=False)
