@@ -1273,7 +1273,7 @@ class Engine:
             return
         live = self.live(c.id)
         async with live.lock:
-            await asyncio.to_thread(self.images.prepare_rootfs, c.id, c.image_id or None, rootfs)
+            await asyncio.to_thread(self._prepare_rootfs, c, rootfs)
             try:
                 yield rootfs
             finally:

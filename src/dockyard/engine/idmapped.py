@@ -17,8 +17,8 @@ naming the kernel version needed, rather than running a container whose root own
 from __future__ import annotations
 
 import ctypes
-import errno
 import os
+import shutil
 import threading
 from pathlib import Path
 
@@ -170,16 +170,7 @@ def supported(scratch: Path) -> bool:
             syscalls.umount2(str(probe / "merged"), syscalls.MNT_DETACH)
             _supported = True
     finally:
-        for sub in ("work/work", "work", "upper", "lower", "merged"):
-            try:
-                os.rmdir(probe / sub)
-            except OSError as e:
-                if e.errno not in (errno.ENOENT,):
-                    pass
-        try:
-            os.rmdir(probe)
-        except OSError:
-            pass
+        shutil.rmtree(probe, ignore_errors=True)
     return _supported
 
 
