@@ -5,7 +5,7 @@
  * refused, "err=0" a call that succeeded. The test decides which defence refused it (seccomp,
  * capabilities, paths, device cgroup, namespaces) from the outside, so this program only tries.
  * Nothing here changes the host when it is refused; when it is not, the changes are harmless
- * (a tmpfs in the container's /mnt, the clock set to the time it already has).
+ * (a tmpfs over the container's /tmp, the clock set to the time it already has).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -32,9 +32,9 @@
 static const char *err(int rc) { return rc < 0 ? strerrorname_np(errno) : "0"; }
 
 static void p_mount(void) {
-    int rc = mount("none", "/mnt", "tmpfs", 0, "size=1m");
+    int rc = mount("none", "/tmp", "tmpfs", 0, "size=1m");
     printf("mount err=%s\n", err(rc));
-    if (rc == 0) umount2("/mnt", MNT_DETACH);
+    if (rc == 0) umount2("/tmp", MNT_DETACH);
 }
 
 static void p_umount(void) { printf("umount err=%s\n", err(umount2("/etc/hostname", MNT_DETACH))); }
