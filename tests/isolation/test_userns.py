@@ -69,6 +69,8 @@ def test_default_user_and_ranges_made(remapped: tuple[DockyardDaemon, userns.IdM
     assert _user_exists(userns.DEFAULT_USER)
     assert userns.read_ranges(userns.SUBUID, (userns.DEFAULT_USER,))[0] == (idmap.uid_start, idmap.size)
     assert idmap.uid_start >= userns.FIRST_START and idmap.size == userns.RANGE_SIZE
+    d, _ = remapped
+    assert "name=userns" in d.docker("info", "--format", "{{json .SecurityOptions}}").stdout
 
 
 def test_container_root_is_the_mapped_uid_on_the_host(
