@@ -117,9 +117,10 @@ def test_fork_bomb_contained_and_stopped(
         time.sleep(0.1)
     refused = int(cgroup_value(folder, "pids.events").split()[1])  # "max N": forks refused
     assert peak <= 100 and refused > 0, (peak, refused)
-    # The host's process count grew by the container's 100 at most (plus what other work on
-    # this shared machine started meanwhile: a margin, far below an unbounded bomb's thousands).
-    assert peak_host - before <= 100 + 60, (before, peak_host)
+    # The host's process count grew by about the container's 100 (other jobs on this shared
+    # machine start and end processes meanwhile: a margin), not the tens of thousands an
+    # unbounded bomb reaches in the same 2 s (up to kernel.pid_max).
+    assert peak_host - before <= 100 + 400, (before, peak_host)
     start = time.monotonic()
     engine.docker("stop", "--time", "1", attacker, timeout=30)
     stopped_in = time.monotonic() - start
