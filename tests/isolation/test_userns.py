@@ -145,3 +145,43 @@ def test_exec_joins_the_user_namespace(remapped: tuple[DockyardDaemon, userns.Id
         assert os.stat(f"/proc/{pid}").st_uid == idmap.uid_start  # the init runs as uid 100000 on the host
     finally:
         d.docker("rm", "-f", name, check=False)
+
+
+def test_remapped_layer_copies(tmp_path: Path) -> None:
+    """The fallback for kernels without idmapped overlay layers: a remapped copy of each layer,
+    made once, mounted like the idmapped stack (engine/remapped_layers.py)."""
+    from dockyard.engine import remapped_layers
+    from dockyard.snapshots.overlay import OverlayMount
+    from dockyard.util import syscalls
+
+    idmap = userns.IdMap(300000, 400000, 65536)
+    base = tmp_path / "overlay"
+    layer = base / "sha" / "diff"
+    (layer / "etc").mkdir(parents=True)
+    (layer / "etc" / "passwd").write_text("root:x:0:0::/root:/bin/sh\n")
+    (layer / "bin").mkdir()
+    (layer / "bin" / "su").write_text("#!/bin/sh\n")
+    os.chmod(layer / "bin" / "su", 0o4755)
+    (layer / "home").mkdir()
+    os.chown(layer / "home", 1000, 1000)
+    os.symlink("/etc/passwd", layer / "link")
+    (base / "l").mkdir()
+    os.symlink("../sha/diff", base / "l" / "SHORT")
+    for sub in ("upper", "work"):
+        (base / sub).mkdir()
+    target = tmp_path / "merged"
+    target.mkdir()
+    stack = OverlayMount(base=base, lowers=("l/SHORT",), upper="upper", work="work")
+    remapped_layers.mount_remapped_overlay(stack, str(target), idmap, tmp_path / "data")
+    try:
+        owners = {p: (os.lstat(target / p).st_uid, os.lstat(target / p).st_gid)
+                  for p in ("etc/passwd", "bin/su", "home", "link")}  # fmt: skip
+        assert owners == {"etc/passwd": (300000, 400000), "bin/su": (300000, 400000),
+                          "home": (301000, 401000), "link": (300000, 400000)}  # fmt: skip
+        assert os.stat(target / "bin" / "su").st_mode & 0o7777 == 0o4755  # set-uid kept across chown
+        assert (os.stat(base / "upper").st_uid, os.stat(base / "work").st_gid) == (300000, 400000)
+        assert os.stat(layer / "etc" / "passwd").st_uid == 0  # the layer itself is untouched
+        copy = remapped_layers.remapped_copy(base / "l" / "SHORT", idmap, tmp_path / "data")
+        assert copy == tmp_path / "data" / remapped_layers.DIR / "300000.400000" / "sha" / "diff"
+    finally:
+        syscalls.umount2(str(target), syscalls.MNT_DETACH)

@@ -36,6 +36,7 @@ from dockyard.engine import (
     idmapped,
     mounts,
     names,
+    remapped_layers,
     restart,
     runtime_cli,
     signals,
@@ -107,8 +108,10 @@ class Engine:
         self.events = events if events is not None else EventBus()
         self.features = hostconfig.HostFeatures.detect()
         self.idmap = userns.resolve(options.userns_remap) if options.userns_remap else None
+        # --userns-remap: image layers through idmapped mounts where this kernel stacks them in
+        # an overlay, else remapped copies made once per layer (engine/remapped_layers.py)
+        self.idmapped_layers = self.idmap is not None and idmapped.supported(self.data_root)
         if self.idmap is not None:
-            idmapped.require(self.data_root)
             for root in (self.data_root, self.exec_root):
                 (root / "containers").mkdir(parents=True, exist_ok=True)
                 userns.make_traversable(root / "containers")
@@ -637,8 +640,12 @@ class Engine:
         chain = self.images.resolve(c.image_id).top_chain if c.image_id else None
         stack = self.images.snapshots.prepare(c.id, chain)
         rootfs.mkdir(parents=True, exist_ok=True)
-        if not snapmount.is_mounted(str(rootfs)):
+        if snapmount.is_mounted(str(rootfs)):
+            return
+        if self.idmapped_layers:
             idmapped.mount_idmapped_overlay(stack, str(rootfs), idmap)
+        else:
+            remapped_layers.mount_remapped_overlay(stack, str(rootfs), idmap, self.data_root)
 
     def _prepare_rootfs_content(self, c: Container, live: Live, rootfs: str, uid: int, gid: int) -> None:
         """Blocking: volumes acquired (and filled from the image on first use), WorkingDir made.

@@ -10,8 +10,8 @@ nothing shows up in the mount table but the overlay itself. The upper and work f
 plain folders whose roots are chowned to the range's first id: what the container writes lands
 there owned by its host ids (100000 for container root).
 
-``supported()`` probes once; without idmapped overlay layers the start fails with a message
-naming the kernel version needed, rather than running a container whose root owns nothing.
+``supported()`` probes once; without idmapped overlay layers the engine falls back to remapped
+copies of the layers (engine/remapped_layers.py), as dockerd always does.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import threading
 from pathlib import Path
 
 from dockyard.engine.userns import IdMap
-from dockyard.errors import SystemFailure, Unsupported
+from dockyard.errors import SystemFailure
 from dockyard.snapshots.mount import mount_overlay
 from dockyard.snapshots.overlay import OverlayMount
 from dockyard.util import mountapi, syscalls
@@ -172,12 +172,3 @@ def supported(scratch: Path) -> bool:
     finally:
         shutil.rmtree(probe, ignore_errors=True)
     return _supported
-
-
-def require(scratch: Path) -> None:
-    if not supported(scratch):
-        raise Unsupported(
-            f"--userns-remap: this kernel ({os.uname().release}) cannot mount overlays over idmapped "
-            "layers (Linux 5.19+ with the new mount API, lowerdir+ from 6.8): run the container "
-            "with --userns host, or the daemon without --userns-remap"
-        )
