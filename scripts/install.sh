@@ -18,7 +18,8 @@ PYTHON=/usr/bin/python3 # Debian's interpreter, never a pyenv shim (50 ms of bas
 BASE_PACKAGES=(python3-venv python3-dev busybox-static libseccomp2 runc iproute2 util-linux iptables tini)
 # The peers of the compatibility tests: dockerd, containerd, crun, skopeo, umoci; tmux drives
 # `docker run -it`.
-TEST_PACKAGES=(containerd docker.io tmux skopeo umoci crun docker-registry chromium)
+# gcc and libc6-dev build the isolation suite's static escape prober (tests/isolation/prober.c).
+TEST_PACKAGES=(containerd docker.io tmux skopeo umoci crun docker-registry chromium gcc libc6-dev)
 
 mode=${1:-base}
 case $mode in

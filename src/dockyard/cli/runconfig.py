@@ -253,6 +253,15 @@ def build(
         host["Ulimits"] = list(opts.ulimit)
     if opts.sysctl:
         host["Sysctls"] = dict(opts.sysctl)
+    for flag, key in (
+        ("blkio_weight_device", "BlkioWeightDevice"),
+        ("device_read_bps", "BlkioDeviceReadBps"),
+        ("device_write_bps", "BlkioDeviceWriteBps"),
+        ("device_read_iops", "BlkioDeviceReadIOps"),
+        ("device_write_iops", "BlkioDeviceWriteIOps"),
+    ):
+        if getattr(opts, flag):
+            host[key] = list(getattr(opts, flag))
     if opts.storage_opt:
         host["StorageOpt"] = dict(s.partition("=")[::2] for s in opts.storage_opt)
     if opts.annotation:

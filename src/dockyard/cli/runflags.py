@@ -62,6 +62,16 @@ def add_container_flags(f: FlagSet) -> None:
     f.string("cpuset-cpus", help="CPUs in which to allow execution (0-3, 0,1)")
     f.string("cpuset-mems", help="MEMs in which to allow execution (0-3, 0,1)")
     f.int("blkio-weight", help="Block IO (relative weight), between 10 and 1000, or 0 to disable")
+    f.value("blkio-weight-device", units.weight_device, help="Block IO weight (relative device weight)",
+            repeat=True, metavar="list")  # fmt: skip
+    f.value("device-read-bps", units.throttle_bps, help="Limit read rate (bytes per second) from a device",
+            repeat=True, metavar="list")  # fmt: skip
+    f.value("device-write-bps", units.throttle_bps, help="Limit write rate (bytes per second) to a device",
+            repeat=True, metavar="list")  # fmt: skip
+    f.value("device-read-iops", units.throttle_iops, help="Limit read rate (IO per second) from a device",
+            repeat=True, metavar="list")  # fmt: skip
+    f.value("device-write-iops", units.throttle_iops, help="Limit write rate (IO per second) to a device",
+            repeat=True, metavar="list")  # fmt: skip
     f.int("pids-limit", help="Tune container pids limit (set -1 for unlimited)")
     f.value("ulimit", units.ulimit, help="Ulimit options", repeat=True, metavar="ulimit")
     f.value("shm-size", units.ram_in_bytes, help="Size of /dev/shm", metavar="bytes")

@@ -194,3 +194,43 @@ def key_value(text: str) -> tuple[str, str]:
     if not sep or not key:
         raise ValueError(f"invalid key=value pair: {text}")
     return key, value
+
+
+def _device_and(text: str) -> tuple[str, str]:
+    path, sep, value = text.rpartition(":")
+    if not sep or not path.startswith("/dev/"):
+        raise ValueError(f"bad format: {text}" if not sep else f"bad format for device path: {path}")
+    return path, value
+
+
+def throttle_bps(text: str) -> dict[str, Any]:
+    """``--device-write-bps /dev/sda:1mb`` -> ``{"Path": "/dev/sda", "Rate": 1048576}``
+    (docker's ValidateThrottleBpsDevice: the rate in RAMInBytes' units, at least 0)."""
+    path, rate = _device_and(text)
+    try:
+        value = ram_in_bytes(rate)
+    except ValueError:
+        raise ValueError(
+            f"invalid rate for device: {text}. The correct format is <device-path>:<number>[<unit>]. "
+            "Number must be a positive integer. Unit is optional and can be kb, mb, or gb"
+        ) from None
+    return {"Path": path, "Rate": value}
+
+
+def throttle_iops(text: str) -> dict[str, Any]:
+    """``--device-read-iops /dev/sda:100`` -> ``{"Path": "/dev/sda", "Rate": 100}``."""
+    path, rate = _device_and(text)
+    if not rate.isdigit():
+        raise ValueError(
+            f"invalid rate for device: {text}. The correct format is <device-path>:<number>. "
+            "Number must be a positive integer"
+        )
+    return {"Path": path, "Rate": int(rate)}
+
+
+def weight_device(text: str) -> dict[str, Any]:
+    """``--blkio-weight-device /dev/sda:300`` -> ``{"Path": "/dev/sda", "Weight": 300}``."""
+    path, weight = _device_and(text)
+    if not weight.isdigit() or not (10 <= int(weight) <= 1000):
+        raise ValueError(f"invalid weight for device: {text}")
+    return {"Path": path, "Weight": int(weight)}

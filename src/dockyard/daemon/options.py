@@ -46,6 +46,7 @@ class DaemonOptions:
     bip: str | None = None  # the bridge's address in CIDR form; None: a free subnet from the pool
     ip_masq: bool = True  # outbound NAT for the bridge's subnet (Docker's default)
     isolate_egress: bool = False  # drop forwarding from our bridges to any other interface
+    userns_remap: str = ""  # "default", USER[:GROUP] or UID[:GID]: container root remapped
     max_concurrent_downloads: int = 3
     max_concurrent_uploads: int = 5
     image_limits: dict[str, int] = field(default_factory=dict)  # images/options.py LIMIT_KEYS
@@ -82,6 +83,7 @@ _FILE_KEYS: dict[str, str] = {
     "bip": "bip",
     "ip-masq": "ip_masq",
     "isolate-egress": "isolate_egress",
+    "userns-remap": "userns_remap",
     "max-concurrent-downloads": "max_concurrent_downloads",
     "max-concurrent-uploads": "max_concurrent_uploads",
     "image-limits": "image_limits",
@@ -182,6 +184,13 @@ def _parser() -> argparse.ArgumentParser:
         help=f"daemon.json (default {DEFAULT_CONFIG_FILE})",
     )
     p.add_argument("-G", "--group", metavar="GROUP", help="group that may use the unix sockets")
+    p.add_argument(
+        "--userns-remap",
+        dest="userns_remap",
+        metavar="default|USER[:GROUP]",
+        help="run containers in a user namespace mapped from the user's /etc/subuid and /etc/subgid "
+        "ranges (default: a 'dockyard' user, created with its ranges when missing)",
+    )
     p.add_argument("--bridge", metavar="NAME", help="name of the default bridge (default dockyard0)")
     p.add_argument("--bip", metavar="CIDR", help="the default bridge's address, e.g. 10.88.0.1/16")
     p.add_argument(

@@ -80,6 +80,7 @@ def build(ctx: DaemonContext) -> None:
             default_runtime=opts.default_runtime,
             runtimes=dict(opts.runtimes),
             live_restore=opts.live_restore,
+            userns_remap=opts.userns_remap,
         ),
         ctx.images,
         ctx.network,

@@ -13,7 +13,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
-from dockyard.engine import capabilities, hostconfig, merge, names
+from dockyard.engine import capabilities, hostconfig, labels, merge, names, storage_opt, userns
 from dockyard.engine.container import Container, now_rfc3339
 from dockyard.errors import InvalidArgument
 
@@ -23,6 +23,8 @@ class CreateSettings:
     features: hostconfig.HostFeatures
     runtimes: tuple[str, ...]
     default_runtime: str
+    data_root: str = ""  # where container layers live: what --storage-opt size would need
+    idmap: userns.IdMap | None = None  # the daemon's --userns-remap map
 
 
 def new_container(
@@ -43,6 +45,11 @@ def new_container(
         raw_host, settings.features, settings.runtimes, settings.default_runtime
     )
     mode = hostconfig.check_network_mode(host["NetworkMode"])
+    security = hostconfig.parse_security_opts(host.get("SecurityOpt") or [])
+    labels.check_host(security.labels, security.apparmor)
+    userns.check_host_config(host, settings.idmap)
+    if host.get("StorageOpt"):
+        storage_opt.check(host["StorageOpt"], settings.data_root or "/")
     capabilities.normalise(host.get("CapAdd"))
     capabilities.normalise(host.get("CapDrop"))
     merge.merge(config, image_config)

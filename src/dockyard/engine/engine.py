@@ -31,7 +31,20 @@ from pathlib import Path
 from typing import Any
 
 from dockyard.engine import filters as list_filters
-from dockyard.engine import hostconfig, mounts, names, restart, runtime_cli, signals, spec, top, views
+from dockyard.engine import (
+    hostconfig,
+    idmapped,
+    mounts,
+    names,
+    remapped_layers,
+    restart,
+    runtime_cli,
+    signals,
+    spec,
+    top,
+    userns,
+    views,
+)
 from dockyard.engine.container import Container, MountPoint, now_rfc3339, parse_rfc3339
 from dockyard.engine.create import CreateSettings, new_container
 from dockyard.engine.db import EngineDB
@@ -49,6 +62,7 @@ from dockyard.errors import (
     Unsupported,
 )
 from dockyard.runtime.paths import mkdir_all_inside
+from dockyard.snapshots import mount as snapmount
 
 log = logging.getLogger("dockyard.engine")
 
@@ -65,6 +79,7 @@ class EngineOptions:
     init_path: str = "/usr/bin/tini-static"
     cgroup_parent: str = "/dockyard"
     stop_timeout: int = 10
+    userns_remap: str = ""  # --userns-remap: "default", USER[:GROUP], UID[:GID]; "" off
 
 
 def _exit_code_for(message: str) -> int:
@@ -92,6 +107,14 @@ class Engine:
         self.network = network
         self.events = events if events is not None else EventBus()
         self.features = hostconfig.HostFeatures.detect()
+        self.idmap = userns.resolve(options.userns_remap) if options.userns_remap else None
+        # --userns-remap: image layers through idmapped mounts where this kernel stacks them in
+        # an overlay, else remapped copies made once per layer (engine/remapped_layers.py)
+        self.idmapped_layers = self.idmap is not None and idmapped.supported(self.data_root)
+        if self.idmap is not None:
+            for root in (self.data_root, self.exec_root):
+                (root / "containers").mkdir(parents=True, exist_ok=True)
+                userns.make_traversable(root / "containers")
         self.db = EngineDB(self.data_root / "engine.db")
         self.store = ContainerStore(self.db)
         self._live: dict[str, Live] = {}
@@ -325,7 +348,9 @@ class Engine:
         if not image_ref or not isinstance(image_ref, str):
             raise InvalidArgument("Config cannot be empty in order to create a container")
         image = await asyncio.to_thread(self._resolve_image, image_ref)
-        settings = CreateSettings(self.features, self.runtime_names(), self.options.default_runtime)
+        settings = CreateSettings(
+            self.features, self.runtime_names(), self.options.default_runtime, str(self.data_root), self.idmap
+        )
         image_config = (image.config or {}).get("config") or {}
         c, warnings = new_container(body, stored_name, image.id, image_config, settings, cid)
         self.runtime_prefix(c.host_config["Runtime"])  # an unknown runtime is a 400 now, not at start
@@ -453,7 +478,7 @@ class Engine:
         live.active = True
         try:
             results = await asyncio.gather(
-                asyncio.to_thread(self.images.prepare_rootfs, c.id, c.image_id or None, rootfs),
+                asyncio.to_thread(self._prepare_rootfs, c, rootfs),
                 asyncio.to_thread(self._setup_network, c, mode, other),
                 return_exceptions=True,
             )
@@ -462,7 +487,13 @@ class Engine:
                     raise result
             netns_path, files = results[1]  # type: ignore[misc]
             user = resolve_user(str(rootfs), c.config.get("User") or "", hc.get("GroupAdd"))
-            await asyncio.to_thread(self._prepare_rootfs_content, c, live, str(rootfs), user.uid, user.gid)
+            idmap = userns.wanted(hc, self.idmap)
+            owner = (idmap.host_uid(user.uid), idmap.host_gid(user.gid)) if idmap else (user.uid, user.gid)
+            if idmap and mode != "container":
+                userns.make_traversable(self._container_dir(c))
+                for path in files.values():  # container root may rewrite its hosts file, as with Docker
+                    os.chown(path, idmap.uid_start, idmap.gid_start)
+            await asyncio.to_thread(self._prepare_rootfs_content, c, live, str(rootfs), *owner)
             ctx = spec.SpecContext(
                 rootfs=str(rootfs),
                 user=user,
@@ -472,6 +503,7 @@ class Engine:
                 shared_ns=self._shared_namespaces(c),
                 init_path=self.options.init_path if hc.get("Init") else None,
                 host_devices=spec.host_devices() if hc.get("Privileged") else [],
+                idmap=idmap,
             )
             oci = spec.build(c, ctx)
             live.process = oci["process"]
@@ -614,8 +646,26 @@ class Engine:
                 out[kind] = f"/proc/{other.state.pid}/ns/{kind}"
         return out
 
+    def _prepare_rootfs(self, c: Container, rootfs: Path) -> None:
+        """Blocking: the container's overlay root at ``rootfs``; idmapped lowers when remapped."""
+        idmap = userns.wanted(c.host_config, self.idmap)
+        if idmap is None:
+            self.images.prepare_rootfs(c.id, c.image_id or None, rootfs)
+            return
+        chain = self.images.resolve(c.image_id).top_chain if c.image_id else None
+        stack = self.images.snapshots.prepare(c.id, chain)
+        rootfs.mkdir(parents=True, exist_ok=True)
+        if snapmount.is_mounted(str(rootfs)):
+            return
+        if self.idmapped_layers:
+            idmapped.mount_idmapped_overlay(stack, str(rootfs), idmap)
+        else:
+            remapped_layers.mount_remapped_overlay(stack, str(rootfs), idmap, self.data_root)
+
     def _prepare_rootfs_content(self, c: Container, live: Live, rootfs: str, uid: int, gid: int) -> None:
-        """Blocking: volumes acquired (and filled from the image on first use), WorkingDir made."""
+        """Blocking: volumes acquired (and filled from the image on first use), WorkingDir made.
+        ``uid``/``gid``: the container user's ids as the host sees them (remapped or not)."""
+        idmap = userns.wanted(c.host_config, self.idmap)
         for mp in c.mounts:
             if mp.type != "volume" or not mp.name:
                 continue
@@ -635,6 +685,8 @@ class Engine:
                     "read/write": "true" if mp.rw else "false",
                 },
             )
+            if idmap is not None:
+                userns.adopt_empty_folder(source, idmap)
             if not mp.no_copy:
                 from dockyard.runtime.paths import secure_join
 
@@ -1258,7 +1310,7 @@ class Engine:
             return
         live = self.live(c.id)
         async with live.lock:
-            await asyncio.to_thread(self.images.prepare_rootfs, c.id, c.image_id or None, rootfs)
+            await asyncio.to_thread(self._prepare_rootfs, c, rootfs)
             try:
                 yield rootfs
             finally:

@@ -19,6 +19,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from dockyard.engine import blkio
+from dockyard.engine.blkio import BlkioFeatures
 from dockyard.errors import InvalidArgument, NotFound
 
 MIN_MEMORY = 6 * 1024 * 1024
@@ -63,6 +65,7 @@ class HostFeatures:
     oom_kill_disable: bool = True
     ncpu: int = 1
     cpus: set[int] = field(default_factory=set)
+    blkio: BlkioFeatures = field(default_factory=BlkioFeatures)
 
     @classmethod
     def detect(cls) -> HostFeatures:
@@ -75,7 +78,14 @@ class HostFeatures:
         else:
             swap = os.path.exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")
         cpus = sorted(os.sched_getaffinity(0))
-        return cls(cgroup_v2=v2, swap_limit=swap, oom_kill_disable=not v2, ncpu=len(cpus), cpus=set(cpus))
+        return cls(
+            cgroup_v2=v2,
+            swap_limit=swap,
+            oom_kill_disable=not v2,
+            ncpu=len(cpus),
+            cpus=set(cpus),
+            blkio=BlkioFeatures.detect(v2),
+        )
 
 
 def _subdirs(path: str) -> list[str]:
@@ -327,6 +337,7 @@ def check_resources(hc: dict[str, Any], features: HostFeatures, update: bool = F
             raise InvalidArgument(
                 f"Requested CPUs are not available - requested {cpuset}, available: {available}"
             )
+    warnings += blkio.check(hc, features.blkio)
     weight = hc.get("BlkioWeight") or 0
     if weight and not 10 <= weight <= 1000:
         raise InvalidArgument("Range of blkio weight is from 10 to 1000")

@@ -6,8 +6,8 @@ per-rule ``includes``/``excludes`` on capabilities, architectures and kernel ver
 here for the container's capabilities and the host. ``defaultErrnoRet`` and ``flags`` pass
 through.
 
-No default profile yet: the built-in profile is issue 8's. Until then a container without
-``seccomp=...`` runs with no filter, as ``seccomp=unconfined`` does.
+A container without ``seccomp=...`` gets the built-in profile of ``seccomp_default``, in this
+same format; ``seccomp=unconfined`` (and ``--privileged``) gives none.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from dockyard.runtime import cgroups, config, hooks
 from dockyard.runtime.init import InitSpec, run_init
 from dockyard.runtime.launch import Launch, needs_two_stages, raise_remote, start_init, start_stages
 from dockyard.runtime.namespaces import NamespacePlan, write_id_maps
+from dockyard.runtime.process import set_oom_score_adj
 from dockyard.runtime.state import State, StateDir, now_rfc3339, oci_state, process_start_time
 from dockyard.util import syscalls as sc
 from dockyard.util.atomic import write_atomic
@@ -329,6 +330,12 @@ def _drive(launch: Launch, cfg: dict[str, Any], bundle: str, container_id: str) 
         kind = msg.get("type")
         if kind == "userns":
             write_id_maps(launch.pid_a, linux)
+            proc = cfg.get("process") or {}
+            if "oomScoreAdj" in proc:
+                # From here, with the host's capabilities: inside its user namespace the init's
+                # /proc/self files belong to a root it does not map (it is not dumpable), so it
+                # could not write its own score. Children inherit it (one per thread group).
+                set_oom_score_adj(proc["oomScoreAdj"], f"/proc/{launch.pid_a}/oom_score_adj")
             ch.send({"type": "maps_done"})
         elif kind == "pid":
             launch.pid_b = int(msg["pid"])

@@ -61,10 +61,54 @@ def join_all(
     paths: dict[str, str],
     order: tuple[str, ...] = ("user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount"),
 ) -> None:
-    # mount last: after it, paths like /proc/<pid>/ns/* of the host may no longer be reachable.
-    for kind in order:
-        if kind in paths:
-            join(kind, paths[kind])
+    """Join every namespace in ``paths``, in two passes as nsenter(1) does.
+
+    setns(2) into a namespace needs CAP_SYS_ADMIN in the user namespace that owns it. Joining the
+    container's user namespace first drops the host's capabilities, after which a network
+    namespace the daemon made (owned by the host's user namespace) refuses us with EPERM; joining
+    it last needs capabilities the caller may only have inside it (a rootless caller). So: every
+    other namespace first, the ones refused with EPERM kept for after the user namespace. All
+    files are opened before the first setns (after joining the mount namespace, or the user
+    namespace's, the host's /proc/<pid>/ns paths may be out of reach).
+    """
+    fds: list[tuple[str, int]] = []
+    try:
+        for kind in order:
+            if kind in paths:
+                try:
+                    fds.append((kind, os.open(paths[kind], os.O_RDONLY | os.O_CLOEXEC)))
+                except OSError as exc:
+                    raise ConfigError(
+                        f"linux.namespaces[{kind}].path", f"cannot open {paths[kind]}: {exc.strerror}"
+                    ) from None
+        later: list[tuple[str, int]] = []
+        for kind, fd in fds:
+            if kind == "user":
+                continue
+            try:
+                sc.setns(fd, NAMESPACE_FLAGS[kind])
+            except OSError as exc:
+                if exc.errno != 1 or "user" not in paths:
+                    raise _join_failed(kind, paths[kind], exc) from None
+                later.append((kind, fd))
+        for kind, fd in fds:
+            if kind == "user":
+                try:
+                    sc.setns(fd, NAMESPACE_FLAGS[kind])
+                except OSError as exc:
+                    raise _join_failed(kind, paths[kind], exc) from None
+        for kind, fd in later:
+            try:
+                sc.setns(fd, NAMESPACE_FLAGS[kind])
+            except OSError as exc:
+                raise _join_failed(kind, paths[kind], exc) from None
+    finally:
+        for _, fd in fds:
+            os.close(fd)
+
+
+def _join_failed(kind: str, path: str, exc: OSError) -> SystemFailure:
+    return SystemFailure(f"joining the {kind} namespace {path}: {exc.strerror}", exc.errno or 0)
 
 
 def write_id_maps(pid: int, linux: dict[str, Any]) -> None:

@@ -61,9 +61,12 @@ def apply_rlimits(rlimits: list[dict[str, Any]], field: str = "process.rlimits")
             ) from None
 
 
-def set_oom_score_adj(value: int) -> None:
+def set_oom_score_adj(value: int, path: str = "/proc/self/oom_score_adj") -> None:
     try:
-        with open("/proc/self/oom_score_adj", "w") as f:
+        with open(path) as f:
+            if int(f.read()) == value:
+                return  # already so (set by the parent for a user namespace's init): no write
+        with open(path, "w") as f:
             f.write(str(value))
     except OSError as exc:
         raise ConfigError(

@@ -316,3 +316,25 @@ def test_detach_keys_and_escape_proxy() -> None:
     assert proxy.feed(b"x") == (b"\x10x", False)  # it did not
     assert proxy.feed(b"\x10\x10") == (b"\x10", False)
     assert proxy.feed(b"\x11tail") == (b"", True)
+
+
+def test_block_io_flags() -> None:
+    host = build(
+        "--device-write-bps", "/dev/vda:1mb", "--device-read-bps", "/dev/vda:512k",
+        "--device-read-iops", "/dev/vda:100", "--device-write-iops", "/dev/vdb:50",
+        "--blkio-weight-device", "/dev/vda:300", "busybox",
+    )["HostConfig"]  # fmt: skip
+    assert host["BlkioDeviceWriteBps"] == [{"Path": "/dev/vda", "Rate": 1 << 20}]
+    assert host["BlkioDeviceReadBps"] == [{"Path": "/dev/vda", "Rate": 512 << 10}]
+    assert host["BlkioDeviceReadIOps"] == [{"Path": "/dev/vda", "Rate": 100}]
+    assert host["BlkioDeviceWriteIOps"] == [{"Path": "/dev/vdb", "Rate": 50}]
+    assert host["BlkioWeightDevice"] == [{"Path": "/dev/vda", "Weight": 300}]
+    bad = (
+        ("vda:1mb", units.throttle_bps),
+        ("/dev/vda:fast", units.throttle_bps),
+        ("/dev/vda:1.5", units.throttle_iops),
+        ("/dev/vda:5", units.weight_device),
+    )
+    for text, parse in bad:
+        with pytest.raises(ValueError):
+            parse(text)

@@ -75,7 +75,8 @@ def test_matches_dockerd_defaults() -> None:
     assert linux["resources"]["devices"][0] == {"allow": False, "access": "rwm"}
     assert {"type": "network", "path": "/run/netns/x"} in linux["namespaces"]
     assert {n["type"] for n in linux["namespaces"]} == {"mount", "network", "uts", "pid", "ipc"}
-    assert linux["cgroupsPath"] == "/dockyard/x" and "seccomp" not in linux
+    assert linux["cgroupsPath"] == "/dockyard/x"
+    assert linux["seccomp"]["defaultAction"] == "SCMP_ACT_ERRNO"  # the default profile
     assert (
         linux["maskedPaths"] == hostconfig.MASKED_PATHS
         and linux["readonlyPaths"] == hostconfig.READONLY_PATHS
@@ -112,7 +113,8 @@ def test_host_network_tty_init_and_limits() -> None:
     linux = doc["linux"]
     assert "network" not in {n["type"] for n in linux["namespaces"]}
     assert linux["sysctl"] == {"kernel.shm_rmid_forced": "1"}
-    assert linux["resources"]["cpu"] == {"period": 100000, "quota": 150000}
+    # dockerd: period 100000, quota 150000; the same share in 10 ms periods (spec.NANO_CPUS_PERIOD)
+    assert linux["resources"]["cpu"] == {"period": 10000, "quota": 15000}
     assert linux["resources"]["pids"] == {"limit": 50}
     assert doc["root"]["readonly"] is True
     init = next(m for m in doc["mounts"] if m["destination"] == "/sbin/docker-init")

@@ -175,7 +175,10 @@ async def info(request: web.Request) -> web.StreamResponse:
             "ContainerdCommit": {"ID": "", "Expected": ""},
             "RuncCommit": {"ID": "", "Expected": ""},
             "InitCommit": {"ID": "", "Expected": ""},
-            "SecurityOptions": ["name=seccomp,profile=builtin"],
+            # dockerd's list: the default seccomp profile is builtin (its words since 23.0), and
+            # "name=userns" when --userns-remap is on
+            "SecurityOptions": ["name=seccomp,profile=builtin"]
+            + (["name=userns"] if opts.userns_remap else []),
             "ProductLicense": "Apache-2.0",
             "DefaultAddressPools": [],
             "Warnings": [],
