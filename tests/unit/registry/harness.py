@@ -122,9 +122,9 @@ class RegistryServer:
             try:
                 wait_http(self.url + "/v2/", proc=self.proc)
                 return self
-            except RuntimeError:
+            except RuntimeError as e:
                 if not self._own_port or attempt == 2 or "address already in use" not in self.log().lower():
-                    raise
+                    raise RuntimeError(f"{e}; its log ends:\n{self.log()[-3000:]}") from None
             self.port = free_port()
             self.addr = f"127.0.0.1:{self.port}"
             self.url = self.url.rsplit(":", 1)[0] + f":{self.port}"
