@@ -31,7 +31,18 @@ from pathlib import Path
 from typing import Any
 
 from dockyard.engine import filters as list_filters
-from dockyard.engine import hostconfig, mounts, names, restart, runtime_cli, signals, spec, top, views
+from dockyard.engine import (
+    hostconfig,
+    mounts,
+    names,
+    networking,
+    restart,
+    runtime_cli,
+    signals,
+    spec,
+    top,
+    views,
+)
 from dockyard.engine.container import Container, MountPoint, now_rfc3339, parse_rfc3339
 from dockyard.engine.create import CreateSettings, new_container
 from dockyard.engine.db import EngineDB
@@ -318,6 +329,9 @@ class Engine:
         mode = hostconfig.check_network_mode(c.host_config["NetworkMode"])
         if mode == "container":
             self.get(c.host_config["NetworkMode"].partition(":")[2])
+        c.endpoints_config = await asyncio.to_thread(
+            networking.endpoints_from_request, body, c.host_config["NetworkMode"], self.network
+        )
         inherited = self._volumes_from(c.host_config.get("VolumesFrom") or [])
         c.mounts = mounts.plan(c.host_config, c.config.get("Volumes"), inherited)
         mounts.tmpfs_mounts(c.host_config.get("Tmpfs"))
@@ -566,7 +580,7 @@ class Engine:
             if other_ns is None and other.network.get("mode") != "host":
                 other_ns = f"/proc/{other.state.pid}/ns/net"
             return other_ns, files
-        sandbox = self.network.create_sandbox(c.id, mode, config.get("Hostname") or "")
+        sandbox = networking.create_sandbox(c, self.network)
         c.network = sandbox.to_json()
         written = self.network.write_files(
             c.id,
@@ -763,6 +777,39 @@ class Engine:
             if isinstance(result, BaseException):
                 log.warning("cleaning up container %s: %s", c.id[:12], result)
         c.network = {}
+
+    # ------------------------------------------------------------------ networks
+
+    async def network_connect(self, ref: str, net_ref: str, config: dict[str, Any] | None = None) -> None:
+        """POST /networks/{id}/connect: joins now when the container runs, else at its next start."""
+        c = self.get(ref)
+        name, _ = await asyncio.to_thread(self.network.resolve, net_ref)
+        mode = c.host_config.get("NetworkMode") or "default"
+        if mode in ("host", "none") or mode.startswith("container:") or name in ("host", "none"):
+            raise Conflict(
+                f"container {c.bare_name} cannot be connected to network {name}: containers on the host "
+                "or none network, or sharing another container's, stand alone"
+            )
+        entry = networking.endpoint_config(config or {})
+        if c.state.status in ("running", "paused"):
+            sandbox = await asyncio.to_thread(self.network.connect, c.id, name, entry)
+            c.network = sandbox.to_json()
+        elif name in c.endpoints_config:
+            raise Conflict(f"endpoint with name {c.bare_name} already exists in network {name}")
+        c.endpoints_config[name] = entry
+        self.store.save(c)
+
+    async def network_disconnect(self, ref: str, net_ref: str, force: bool = False) -> None:
+        c = self.get(ref)
+        name, _ = await asyncio.to_thread(self.network.resolve, net_ref)
+        if c.state.status in ("running", "paused") and c.network and "shared_with" not in c.network:
+            sandbox = await asyncio.to_thread(self.network.disconnect, c.id, name, force)
+            if sandbox is not None:
+                c.network = sandbox.to_json()
+        elif name not in c.endpoints_config and not force:
+            raise Conflict(f"container {c.bare_name} is not connected to network {name}")
+        c.endpoints_config.pop(name, None)
+        self.store.save(c)
 
     # ------------------------------------------------------------------ stop / kill / restart
 

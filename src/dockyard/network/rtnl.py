@@ -85,8 +85,10 @@ class Batch:
         self._data += msg.data
         self._what[seq] = what
 
-    def add_veth(self, host: str, bridge_index: int, mtu: int, netns_fd: int) -> None:
-        """veth pair: ``host`` up on the bridge; its peer eth0, down, created in ``netns_fd``.
+    def add_veth(
+        self, host: str, bridge_index: int, mtu: int, netns_fd: int, peer_name: str = "eth0"
+    ) -> None:
+        """veth pair: ``host`` up on the bridge; its peer (eth0), down, created in ``netns_fd``.
 
         The peer cannot be brought up by its own ifinfomsg flags here: veth_newlink applies them
         before the two ends are linked, and veth_open() then fails with ENOTCONN.
@@ -95,7 +97,7 @@ class Batch:
             "index": 0,
             "flags": 0,
             "change": 0,
-            "attrs": [("IFLA_IFNAME", "eth0"), ("IFLA_NET_NS_FD", netns_fd), ("IFLA_MTU", mtu)],
+            "attrs": [("IFLA_IFNAME", peer_name), ("IFLA_NET_NS_FD", netns_fd), ("IFLA_MTU", mtu)],
         }
         msg = ifinfmsg()
         msg["index"], msg["flags"], msg["change"] = 0, IFF_UP, IFF_UP
@@ -113,7 +115,7 @@ class Batch:
                 },
             ),
         ]
-        self._push(msg, RTM_NEWLINK, _CREATE, f"create veth pair {host}/eth0")
+        self._push(msg, RTM_NEWLINK, _CREATE, f"create veth pair {host}/{peer_name}")
 
     def add_link_up(self, index: int, what: str, mac: str | None = None) -> None:
         """Bring link ``index`` up, setting its MAC first when given (one RTM_NEWLINK)."""
