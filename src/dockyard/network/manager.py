@@ -271,6 +271,11 @@ class NetworkManager:
             raise InvalidArgument(
                 f"invalid container id {cid!r} for a network sandbox: use letters and digits"
             )
+        if mode.startswith("container:"):
+            raise InvalidArgument(
+                f"invalid network mode {mode!r} for a sandbox: container:<id> joins that container's "
+                "sandbox, which the engine looks up"
+            )
         with self._lock:
             worker = self._started()
             kind = MODES.get(mode)
