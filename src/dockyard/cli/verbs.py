@@ -67,6 +67,16 @@ VOLUME: dict[str, Entry] = {
     "rm": ("volume", "rm", "Remove one or more volumes"),
 }
 
+NETWORK: dict[str, Entry] = {
+    "connect": ("network", "connect", "Connect a container to a network"),
+    "create": ("network", "create", "Create a network"),
+    "disconnect": ("network", "disconnect", "Disconnect a container from a network"),
+    "inspect": ("inspect", "network_inspect", "Display detailed information on one or more networks"),
+    "ls": ("network", "ls", "List networks"),
+    "prune": ("network", "prune", "Remove all unused networks"),
+    "rm": ("network", "rm", "Remove one or more networks"),
+}
+
 SYSTEM: dict[str, Entry] = {
     "df": ("system", "df", "Show docker disk usage"),
     "events": ("events", "events", "Get real time events from the server"),
@@ -79,6 +89,7 @@ GROUPS: dict[str, tuple[dict[str, Entry], dict[str, str], str]] = {
     "container": (CONTAINER, {"list": "ls", "ps": "ls", "remove": "rm"}, "Manage containers"),
     "image": (IMAGE, {"list": "ls", "remove": "rm"}, "Manage images"),
     "volume": (VOLUME, {"list": "ls", "remove": "rm"}, "Manage volumes"),
+    "network": (NETWORK, {"list": "ls", "remove": "rm"}, "Manage networks"),
     "system": (SYSTEM, {}, "Manage Dockyard"),
 }
 
@@ -104,6 +115,8 @@ ALIASES: dict[tuple[str, ...], list[str]] = {
     ("image", "rm"): ["image rm", "image remove", "rmi"],
     ("volume", "ls"): ["volume ls", "volume list"],
     ("volume", "rm"): ["volume rm", "volume remove"],
+    ("network", "ls"): ["network ls", "network list"],
+    ("network", "rm"): ["network rm", "network remove"],
 }
 
 

@@ -7,7 +7,7 @@ answered from the records of the networks its *sender* is on (found by its sourc
 network the query arrived from): names of other networks are never answered, whichever gateway
 is asked. A and PTR records come from the index the manager rebuilds on every change
 (DNSIndex, swapped in whole: the thread reads it without a lock). Names it does not know go to
-the upstream resolvers (the container's --dns servers, else the daemon's; none: REFUSED),
+the upstream resolvers (the container's --dns servers, else the daemon's; none: NXDOMAIN),
 from a small pool of threads so one slow upstream never holds up local answers.
 
 The daemon's namespace is the host's, so an upstream on the host's loopback works as it does
@@ -171,7 +171,9 @@ class DNSServer:
                         return
         servers = index.upstream.get(source) or self.upstream
         if not servers:
-            sock.sendto(dns_wire.response(q, dns_wire.REFUSED), peer)
+            # NXDOMAIN, not REFUSED: a resolver walking its search list ("web.example.org" first)
+            # goes on to the next candidate only after a "no such name".
+            sock.sendto(dns_wire.response(q, dns_wire.NXDOMAIN), peer)
             return
         self._pool.submit(self._forward, sock, data, peer, list(servers))
 

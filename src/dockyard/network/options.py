@@ -27,7 +27,7 @@ class NetworkOptions:
     # Inter-container traffic on the default bridge (dockerd's --icc); False drops it.
     icc: bool = True
     # Where the embedded DNS sends names it does not know: None = the host's resolvers (as
-    # dockerd), [] = nowhere (REFUSED), else "ip" or "ip:port" entries. Tests use [] or loopback.
+    # dockerd), [] = nowhere (NXDOMAIN), else "ip" or "ip:port" entries. Tests use [] or loopback.
     dns_upstream: list[str] | None = None
 
     def validate(self) -> None:
