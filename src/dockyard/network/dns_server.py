@@ -54,8 +54,9 @@ def parse_server(text: str) -> tuple[str, int]:
 
 
 class DNSServer:
-    def __init__(self, upstream: list[str]) -> None:
+    def __init__(self, upstream: list[str], port: int = DNS_PORT) -> None:
         self.upstream = list(upstream)
+        self.port = port
         self.index = DNSIndex()
         self._sel = selectors.DefaultSelector()
         self._socks: dict[str, socket.socket] = {}  # network id -> listener
@@ -79,11 +80,11 @@ class DNSServer:
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 sock.setsockopt(socket.IPPROTO_IP, _IP_FREEBIND, 1)
-                sock.bind((address, DNS_PORT))
+                sock.bind((address, self.port))
                 sock.setblocking(False)
             except OSError as exc:
                 sock.close()
-                log.warning("dns: cannot listen on %s:%d: %s", address, DNS_PORT, exc)
+                log.warning("dns: cannot listen on %s:%d: %s", address, self.port, exc)
                 return
             self._socks[network_id] = sock
             self._sel.register(sock, selectors.EVENT_READ, network_id)
