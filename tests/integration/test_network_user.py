@@ -46,7 +46,7 @@ class Cleanup:
         self.networks: list[str] = []
 
     def run(self, *args: str) -> str:
-        out = self.d.docker("run", "-d", *args).stdout.strip()
+        out = str(self.d.docker("run", "-d", *args).stdout.strip())
         self.containers.append(out)
         return out
 

@@ -23,7 +23,7 @@ def query(name: str, qtype: int = dns_wire.TYPE_A, qid: int = 0x1234) -> bytes:
 
 
 def rcode(answer: bytes) -> int:
-    return struct.unpack_from("!H", answer, 2)[0] & 0xF
+    return int(struct.unpack_from("!H", answer, 2)[0]) & 0xF
 
 
 def a_records(answer: bytes) -> list[str]:
