@@ -52,10 +52,9 @@ def endpoint_config(config: Mapping[str, Any]) -> dict[str, Any]:
     if config.get("Aliases"):
         keep["Aliases"] = [str(a) for a in config["Aliases"]]
     ipam = config.get("IPAMConfig") or {}
-    if ipam.get("IPv4Address"):
-        keep["IPAMConfig"] = {"IPv4Address": str(ipam["IPv4Address"])}
-    if ipam.get("IPv6Address"):
-        raise InvalidArgument("IPv6 addresses are not supported yet: leave out --ip6")
+    wanted = {k: str(ipam[k]) for k in ("IPv4Address", "IPv6Address") if ipam.get(k)}
+    if wanted:
+        keep["IPAMConfig"] = wanted
     if config.get("MacAddress"):
         keep["MacAddress"] = str(config["MacAddress"])
     return keep

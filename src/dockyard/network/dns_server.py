@@ -40,6 +40,7 @@ class DNSIndex:
     """What the server answers, by network id."""
 
     names: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # net -> name -> IPs
+    names6: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # net -> name -> IPv6s
     ptr: dict[str, dict[str, str]] = field(default_factory=dict)  # net -> IP -> name
     members: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (net, source IP) -> nets
     upstream: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (net, source IP) -> --dns
@@ -160,8 +161,11 @@ class DNSServer:
                     ips = index.names.get(net, {}).get(q.name)
                     if ips:
                         # A known name without IPv6: an empty NOERROR answer to AAAA, as dockerd.
-                        a = ips if q.qtype == dns_wire.TYPE_A else []
-                        sock.sendto(dns_wire.response(q, a=a), peer)
+                        if q.qtype == dns_wire.TYPE_A:
+                            reply = dns_wire.response(q, a=ips)
+                        else:
+                            reply = dns_wire.response(q, aaaa=index.names6.get(net, {}).get(q.name) or [])
+                        sock.sendto(reply, peer)
                         return
             elif q.qtype == dns_wire.TYPE_PTR:
                 ip = dns_wire.reverse_ipv4(q.name)

@@ -73,17 +73,27 @@ def encode_name(name: str) -> bytes:
     return bytes(out) + b"\0"
 
 
-def response(q: Question, rcode: int = NOERROR, a: Sequence[str] = (), ptr: Sequence[str] = ()) -> bytes:
-    """An authoritative answer to ``q``: A records (IPv4 strings) or PTR records (names)."""
+def response(
+    q: Question,
+    rcode: int = NOERROR,
+    a: Sequence[str] = (),
+    ptr: Sequence[str] = (),
+    aaaa: Sequence[str] = (),
+) -> bytes:
+    """An authoritative answer to ``q``: A or AAAA records (address strings) or PTR records."""
     answers = bytearray()
     pointer = struct.pack("!H", 0xC000 | _HEADER.size)  # the question's name, by reference
     for ip in a:
         answers += pointer + struct.pack("!HHIH", TYPE_A, CLASS_IN, TTL, 4) + ipaddress.IPv4Address(ip).packed
+    for ip in aaaa:
+        answers += (
+            pointer + struct.pack("!HHIH", TYPE_AAAA, CLASS_IN, TTL, 16) + ipaddress.IPv6Address(ip).packed
+        )
     for name in ptr:
         rdata = encode_name(name)
         answers += pointer + struct.pack("!HHIH", TYPE_PTR, CLASS_IN, TTL, len(rdata)) + rdata
     flags = _FLAG_QR | _FLAG_AA | (q.flags & _FLAG_RD) | _FLAG_RA | (rcode & 0xF)
-    count = len(a) + len(ptr)
+    count = len(a) + len(aaaa) + len(ptr)
     return _HEADER.pack(q.id, flags, 1, count, 0, 0) + q.raw_question + bytes(answers)
 
 

@@ -27,6 +27,8 @@ def network_json(
         if net.ip_range:
             entry["IPRange"] = net.ip_range
         config = [entry]
+    if net.subnet6:
+        config.append({"Subnet": net.subnet6, "Gateway": net.gateway6})
     if net.builtin and net.name == "bridge":
         options = {
             OPT_DEFAULT: "true",
@@ -48,7 +50,7 @@ def network_json(
             "EndpointID": ep.endpoint_id,
             "MacAddress": ep.mac,
             "IPv4Address": f"{ep.ip}/{ep.prefixlen}" if ep.ip else "",
-            "IPv6Address": "",
+            "IPv6Address": f"{ep.ip6}/{ep.prefixlen6}" if ep.ip6 else "",
         }
     return {
         "Name": net.name,
@@ -56,7 +58,7 @@ def network_json(
         "Created": net.created,
         "Scope": "local",
         "Driver": net.driver,
-        "EnableIPv6": False,
+        "EnableIPv6": bool(net.subnet6),
         "IPAM": {"Driver": "default", "Options": None if net.builtin else {}, "Config": config},
         "Internal": net.internal,
         "Attachable": net.attachable,

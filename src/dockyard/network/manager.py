@@ -567,6 +567,11 @@ class NetworkManager:
         ep.gateway = "" if net.internal else net.gateway
         ep.mac = _check_mac(mac) if mac else mac_for_ip(ip)
         ep.requested_ip = requested
+        if net.subnet6:
+            requested6 = str((config.get("IPAMConfig") or {}).get("IPv6Address") or "")
+            ip6 = self._allocate_ip6(net, requested6)
+            ep.ip6, ep.prefixlen6 = str(ip6), ipaddress.IPv6Network(net.subnet6).prefixlen
+            ep.gateway6 = "" if net.internal else net.gateway6
         if net.has_dns:
             names = [sb.name, *aliases, sb.cid[:12]]
             if sb.hostname and sb.hostname != sb.cid[:12]:
@@ -603,6 +608,34 @@ class NetworkManager:
             net.last_ip = str(ip)
         return ip
 
+    def _allocate_ip6(self, net: Network, requested: str) -> ipaddress.IPv6Address:
+        """Sequential from where the network's allocator stopped, as for IPv4."""
+        subnet = ipaddress.IPv6Network(net.subnet6)
+        gateway = ipaddress.IPv6Address(net.gateway6)
+        used = {
+            ipaddress.IPv6Address(ep.ip6)
+            for sb in self.state.sandboxes.values()
+            for ep in sb.endpoints
+            if ep.network == net.name and ep.ip6
+        }
+        if requested:
+            try:
+                ip = ipaddress.IPv6Address(requested)
+            except ValueError:
+                raise InvalidArgument(f"invalid IPv6 address {requested!r}") from None
+            if ip not in subnet or ip in (subnet.network_address, gateway) or ip in used:
+                raise Conflict(f"IPv6 address {ip} is not free on network {net.name} ({subnet})")
+            return ip
+        first = int(subnet.network_address) + 1
+        size = min(subnet.num_addresses - 1, 1 << 32)
+        start = int(ipaddress.IPv6Address(net.last_ip6)) + 1 if net.last_ip6 else first
+        for step in range(size):
+            candidate = ipaddress.IPv6Address(first + (start - first + step) % size)
+            if candidate != gateway and candidate not in used:
+                net.last_ip6 = str(candidate)
+                return candidate
+        raise Conflict(f"no free IPv6 address in {subnet} on network {net.name}")
+
     def _held_ports(self) -> list[tuple[Any, str]]:
         return [(b, sb.cid) for sb in self.state.sandboxes.values() for b in sb.ports]
 
@@ -616,6 +649,9 @@ class NetworkManager:
         """A user network's bridge with its address, route_localnet and firewall chains."""
         index = worker.run(bridge.ensure, worker.ipr, net.bridge, net.mtu, net.interface())
         self._indexes[net.bridge] = index
+        iface6 = net.interface6()
+        if iface6 is not None:
+            worker.run(bridge.add_address6, worker.ipr, index, iface6)
         firewall.install(
             firewall.BridgeRules(
                 net.bridge,
@@ -665,8 +701,11 @@ class NetworkManager:
                 if net is None or not ep.ip:
                     continue
                 names = idx.names.setdefault(net.id, {})
+                names6 = idx.names6.setdefault(net.id, {})
                 for n in ep.dns_names:
                     names.setdefault(n.lower(), []).append(ep.ip)
+                    if ep.ip6:
+                        names6.setdefault(n.lower(), []).append(ep.ip6)
                 idx.ptr.setdefault(net.id, {})[ep.ip] = f"{sb.name or sb.cid[:12]}.{net.name}"
                 idx.members[(net.id, ep.ip)] = mine
                 if sb.dns:
@@ -733,7 +772,9 @@ class NetworkManager:
     def _configure(self, sock: Any, ep: Endpoint, index: int, route: bool) -> None:
         address = ipaddress.IPv4Interface(f"{ep.ip}/{ep.prefixlen}")
         gateway = ipaddress.IPv4Address(ep.gateway) if route and ep.gateway else None
-        veth.activate(sock, index, ep.mac, address, gateway)
+        address6 = ipaddress.IPv6Interface(f"{ep.ip6}/{ep.prefixlen6}") if ep.ip6 else None
+        gateway6 = ipaddress.IPv6Address(ep.gateway6) if route and ep.gateway6 else None
+        veth.activate(sock, index, ep.mac, address, gateway, address6, gateway6)
 
     def _plumb(self, worker: NetlinkWorker, sb: Sandbox, nets: list[Network]) -> None:
         """On the worker: a spare namespace mounted at the sandbox's path and an addressed ethN

@@ -38,6 +38,12 @@ class Network:
     masquerade: bool = True
     last_ip: str = ""  # where the sequential allocator resumes
     builtin: bool = False
+    # IPv6 (--ipv6): a ULA or given subnet, the bridge's address in it. The host does not
+    # forward IPv6 between interfaces (net.ipv6.conf.all.forwarding stays as it is), so IPv6
+    # traffic stays on the network's bridge and with the host.
+    subnet6: str = ""
+    gateway6: str = ""
+    last_ip6: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,3 +68,9 @@ class Network:
 
     def pool(self) -> ipaddress.IPv4Network:
         return ipaddress.IPv4Network(self.ip_range or self.subnet)
+
+    def interface6(self) -> ipaddress.IPv6Interface | None:
+        if not self.subnet6:
+            return None
+        net = ipaddress.IPv6Network(self.subnet6)
+        return ipaddress.IPv6Interface(f"{self.gateway6}/{net.prefixlen}")

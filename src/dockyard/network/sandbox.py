@@ -27,6 +27,9 @@ class Endpoint:
     dns_names: list[str] = field(default_factory=list)  # what the embedded DNS answers for it
     requested_ip: str = ""  # IPAMConfig.IPv4Address
     builtin: bool = False  # on the default bridge (no DNS, top-level inspect fields)
+    ip6: str = ""  # on a network with IPv6
+    prefixlen6: int = 0
+    gateway6: str = ""
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Endpoint:
@@ -46,9 +49,9 @@ class Endpoint:
             "Gateway": self.gateway,
             "IPAddress": self.ip,
             "IPPrefixLen": self.prefixlen,
-            "IPv6Gateway": "",
-            "GlobalIPv6Address": "",
-            "GlobalIPv6PrefixLen": 0,
+            "IPv6Gateway": self.gateway6,
+            "GlobalIPv6Address": self.ip6,
+            "GlobalIPv6PrefixLen": self.prefixlen6,
             # dockerd sends null on the default bridge, where no DNS serves the container.
             "DNSNames": None if self.builtin or self.network in ("host", "none") else list(self.dns_names),
         }

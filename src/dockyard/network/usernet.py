@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import secrets
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -57,8 +58,6 @@ def new_network(
     driver = body.get("Driver") or "bridge"
     if driver != "bridge":
         raise Unsupported(f"network driver {driver!r} is not supported: dockyard makes bridge networks only")
-    if body.get("EnableIPv6"):
-        raise Unsupported("IPv6 networks are not supported yet: leave out --ipv6")
     if body.get("Ingress"):
         raise Unsupported("ingress networks need swarm mode, which dockyard does not have")
     options = {str(k): str(v) for k, v in (body.get("Options") or {}).items()}
@@ -83,6 +82,8 @@ def new_network(
         raise Unsupported(f"IPAM driver {ipam.get('Driver')!r} is not supported: use the default")
     configs = [c for c in ipam.get("Config") or [] if c]
     v4 = [c for c in configs if ":" not in str(c.get("Subnet", ""))]
+    v6 = [c for c in configs if ":" in str(c.get("Subnet", ""))]
+    subnet6, gateway6 = _ipv6(bool(body.get("EnableIPv6")), v6, nets)
     if len(v4) > 1:
         raise Unsupported("one IPv4 subnet per network: give a single --subnet")
     ours = [ipaddress.IPv4Network(n.subnet) for n in nets if n.subnet]
@@ -143,4 +144,43 @@ def new_network(
         mtu=mtu,
         icc=_bool_opt(options, OPT_ICC, True),
         masquerade=_bool_opt(options, OPT_MASQ, masquerade),
+        subnet6=subnet6,
+        gateway6=gateway6,
     )
+
+
+def _ipv6(enabled: bool, configs: list[Mapping[str, Any]], nets: list[Network]) -> tuple[str, str]:
+    """(subnet, gateway) for IPv6: the given subnet, or a random ULA /64 (RFC 4193, as dockerd
+    picks one from its fd00::/8 pool); ("", "") without --ipv6."""
+    if configs and not enabled:
+        raise InvalidArgument("an IPv6 --subnet needs --ipv6")
+    if not enabled:
+        return "", ""
+    if len(configs) > 1:
+        raise Unsupported("one IPv6 subnet per network: give a single IPv6 --subnet")
+    config = configs[0] if configs else {}
+    if config.get("Subnet"):
+        try:
+            subnet = ipaddress.IPv6Network(str(config["Subnet"]), strict=False)
+        except ValueError as exc:
+            raise InvalidArgument(f"invalid IPv6 subnet {config['Subnet']!r}: {exc}") from None
+        if subnet.prefixlen > 124:
+            raise InvalidArgument(f"invalid IPv6 subnet {subnet}: use a prefix of /124 or shorter")
+    else:
+        # fd + a random 40-bit global id + subnet id 0, then the interface id: a /64.
+        prefix = (0xFD << 120) | (int.from_bytes(secrets.token_bytes(5), "big") << 80)
+        subnet = ipaddress.IPv6Network((prefix, 64))
+    for other in nets:
+        if other.subnet6 and subnet.overlaps(ipaddress.IPv6Network(other.subnet6)):
+            raise Conflict(
+                f"invalid pool request: Pool overlaps with other one on this address space ({other.subnet6})"
+            )
+    gateway = subnet.network_address + 1
+    if config.get("Gateway"):
+        try:
+            gateway = ipaddress.IPv6Address(str(config["Gateway"]))
+        except ValueError:
+            raise InvalidArgument(f"invalid IPv6 gateway {config['Gateway']!r}") from None
+        if gateway not in subnet:
+            raise InvalidArgument(f"IPv6 gateway {gateway} is not in subnet {subnet}")
+    return str(subnet), str(gateway)

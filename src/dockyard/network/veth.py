@@ -53,14 +53,20 @@ def activate(
     mac: str,
     address: ipaddress.IPv4Interface,
     gateway: ipaddress.IPv4Address | None,
+    address6: ipaddress.IPv6Interface | None = None,
+    gateway6: ipaddress.IPv6Address | None = None,
 ) -> None:
-    """eth0 gets its MAC and comes up, with its address and (``gateway`` given) a default route:
-    one send() of three requests through a socket in the container's namespace."""
+    """eth0 gets its MAC and comes up, with its address and (``gateway`` given) a default route,
+    and the same for IPv6 when given: one send() through a socket in the container's namespace."""
     batch = rtnl.Batch(sock)
     batch.add_link_up(eth0, "eth0", mac=mac)
     batch.add_address(eth0, address)
     if gateway is not None:
         batch.add_default_route(eth0, gateway)
+    if address6 is not None:
+        batch.add_address(eth0, address6)
+        if gateway6 is not None:
+            batch.add_default_route(eth0, gateway6)
     _commit(batch)
 
 

@@ -114,6 +114,7 @@ def test_server_answers_its_networks_and_forwards_the_rest(upstream: int) -> Non
         server.listen("netA", "127.0.0.1")
         server.index = DNSIndex(
             names={"netA": {"web": ["10.0.0.2"]}, "netB": {"db": ["10.1.0.2"]}},
+            names6={"netA": {"web": ["fd00::2"]}},
             ptr={"netA": {"10.0.0.2": "web.netA"}},
             # A querier from 127.0.0.2 is on netB as well; one from 127.0.0.1 only on netA.
             members={("netA", "127.0.0.2"): ["netA", "netB"]},
@@ -126,7 +127,9 @@ def test_server_answers_its_networks_and_forwards_the_rest(upstream: int) -> Non
             port, query("2.0.0.10.in-addr.arpa", dns_wire.TYPE_PTR)
         )
         aaaa = ask(port, query("web", dns_wire.TYPE_AAAA))
-        assert rcode(aaaa) == 0 and a_records(aaaa) == []
+        assert rcode(aaaa) == 0 and socket.inet_pton(socket.AF_INET6, "fd00::2") in aaaa
+        no_v6 = ask(port, query("db", dns_wire.TYPE_AAAA), source="127.0.0.2")
+        assert rcode(no_v6) == 0 and struct.unpack_from("!H", no_v6, 6)[0] == 0  # known, no IPv6
         assert rcode(ask(port, struct.pack("!HHHHHH", 7, 0x0100, 2, 0, 0, 0))) == dns_wire.FORMERR
         server.upstream = []
         assert rcode(ask(port, query("elsewhere.example"))) == dns_wire.NXDOMAIN
