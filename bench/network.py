@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.engines import Docker, Dockyard, Engine, busybox_tar, workdir
 from bench.report import write_section
+from dockyard.network.manager import cleanup_bridge
 
 MARKER = "bench/network.py"
 SERVER = "while true; do nc -l -p 5001 > /dev/null; done"
@@ -174,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
             s.close()
         for e in engines:
             e.stop()
+            if isinstance(e, Dockyard):
+                # Its stop() deletes the bridge only: the firewall chains and nft table go too.
+                cleanup_bridge(e.bridge)
     text = report(rates, runs, args)
     print(text)
     if args.output:
