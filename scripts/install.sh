@@ -15,7 +15,7 @@ ROOT=$PWD
 VENV=$ROOT/.venv
 PYTHON=/usr/bin/python3 # Debian's interpreter, never a pyenv shim (50 ms of bash per start)
 
-BASE_PACKAGES=(python3-venv python3-dev busybox-static libseccomp2 runc iproute2 util-linux iptables tini)
+BASE_PACKAGES=(python3-venv python3-dev busybox-static libseccomp2 runc iproute2 util-linux iptables nftables tini)
 # The peers of the compatibility tests: dockerd, containerd, crun, skopeo, umoci; tmux drives
 # `docker run -it`.
 # gcc and libc6-dev build the isolation suite's static escape prober (tests/isolation/prober.c).

@@ -1,8 +1,9 @@
 """A real `dockyard daemon` for tests: its own data root, exec root, socket and bridge.
 
-Every daemon a test starts has outbound NAT off and forwarding from its bridge to other
-interfaces dropped (the network rule: no container traffic leaves the machine), and a bridge
-name of its own so parallel daemons do not collide. Use it as a context manager, or through the
+Every daemon a test starts has outbound NAT off, forwarding from its bridges to other
+interfaces dropped and no upstream for its embedded DNS (the network rule: no container
+traffic leaves the machine, no name is looked up outside), and a bridge name of its own so
+parallel daemons do not collide. Use it as a context manager, or through the
 ``dockyard_daemon`` fixture (tests/conftest.py: one daemon for the whole session)::
 
     with DockyardDaemon() as d:
@@ -11,7 +12,7 @@ name of its own so parallel daemons do not collide. Use it as a context manager,
         d.dockyard("ps", "-a")                            # our CLI
 
 stop() sends SIGTERM and waits; kill() sends SIGKILL (live-restore tests). cleanup() removes
-what the daemon left: mounts under its folders, its bridge and its iptables chains
+what the daemon left: mounts under its folders, its bridges, iptables chains and nft table
 (the daemon's stop() keeps those for live restore).
 """
 
@@ -60,6 +61,7 @@ class DockyardDaemon:
             "--bridge", self.bridge,
             "--ip-masq=false",
             "--isolate-egress",
+            "--dns-upstream=none",  # the embedded DNS never asks the host's nameserver
             *self.extra_args,
         ]  # fmt: skip
 
@@ -135,7 +137,8 @@ class DockyardDaemon:
         _kill_shims(self.exec_root)
         from dockyard.network.manager import cleanup_bridge
 
-        cleanup_bridge(self.bridge)  # the daemon's stop() leaves them, for live restore
+        # The daemon's stop() leaves its bridges, rules and nft table, for live restore.
+        cleanup_bridge(self.bridge, self.data_root)
         remove_tree(str(self.root))
 
     def __enter__(self) -> DockyardDaemon:

@@ -86,6 +86,8 @@ OMITTED_WHEN_EMPTY: dict[str, frozenset[str]] = {
     "SystemVersion": frozenset({"KernelVersion", "Experimental"}),
     # network.IPAMConfig: IPRange and AuxAddress are omitempty (a plain subnet + gateway).
     "IPAMConfig": frozenset({"IPRange", "AuxiliaryAddresses"}),
+    # types.Port: IP and PublicPort are omitempty (an exposed port that is not published).
+    "Port": frozenset({"IP", "PublicPort"}),
 }
 
 # HostConfig: every list and map the container was not given; MemorySwappiness is a *int64;

@@ -126,25 +126,56 @@ def test_inspect_by_name_and_id_with_containers(make_manager: ManagerFactory) ->
     serve(manager, check, names={"c1": "/web", "c2": "/hosted"})
 
 
-def test_user_networks_are_not_supported_yet_and_prune_is_empty(make_manager: ManagerFactory) -> None:
+def test_user_network_create_filters_remove_and_prune(make_manager: ManagerFactory) -> None:
     manager = make_manager()
+    events: list[tuple[str, str, dict[str, str]]] = []
+    manager.on_event = lambda action, nid, attrs: events.append((action, nid, attrs))
 
     async def check(client: TestClient[Any, Any]) -> None:
-        expected = {"message": "user-defined networks are not supported yet"}
-        for method, path in [
-            ("POST", "/networks/create"),
-            ("POST", "/networks/bridge/connect"),
-            ("POST", "/networks/bridge/disconnect"),
-            ("DELETE", "/networks/bridge"),
-        ]:
-            resp = await client.request(method, path, json={"Name": "mine"})
-            assert resp.status == 501, path
-            assert await resp.json() == expected
-        pruned = await client.post("/networks/prune")
-        assert pruned.status == 200 and await pruned.json() == {"NetworksDeleted": []}
+        body = {
+            "Name": f"apinet{os.getpid()}",
+            "Labels": {"team": "a"},
+            "IPAM": {"Config": [{"Subnet": "10.233.7.0/24", "IPRange": "10.233.7.128/25"}]},
+        }
+        resp = await client.post("/networks/create", json=body)
+        assert resp.status == 201, await resp.text()
+        created = await resp.json()
+        assert schema_check("NetworkCreateResponse", created) == []
+        again = await client.post("/networks/create", json=body)
+        assert again.status == 409 and "already exists" in (await again.json())["message"]
+        bad = await client.post("/networks/create", json={"Name": "x y"})
+        assert bad.status == 400
+        net = await (await client.get(f"/networks/{created['Id'][:12]}")).json()
+        assert matches_reference(net)
+        assert net["IPAM"]["Config"] == [
+            {"Subnet": "10.233.7.0/24", "Gateway": "10.233.7.1", "IPRange": "10.233.7.128/25"}
+        ]
+        assert (
+            net["Labels"] == {"team": "a"} and net["Options"]["com.docker.network.bridge.name"]
+            if net["Options"]
+            else True
+        )
+
+        async def names(filters: dict[str, list[str]]) -> list[str]:
+            r = await client.get("/networks", params={"filters": json.dumps(filters)})
+            assert r.status == 200, await r.text()
+            return [n["Name"] for n in await r.json()]
+
+        assert await names({"type": ["custom"]}) == [body["Name"]]
+        assert await names({"label": ["team=a"]}) == [body["Name"]]
+        assert await names({"label": ["team=b"]}) == []
+        assert await names({"dangling": ["true"]}) == [body["Name"]]
+        builtin = await client.delete("/networks/bridge")
+        assert builtin.status == 409 and "pre-defined" in (await builtin.json())["message"]
+        pruned = await client.post("/networks/prune", params={"filters": json.dumps({"label": ["team=a"]})})
+        assert pruned.status == 200 and await pruned.json() == {"NetworksDeleted": [body["Name"]]}
         assert schema_check("NetworkPruneResponse", await pruned.json()) == []
+        gone = await client.delete(f"/networks/{created['Id']}")
+        assert gone.status == 404
 
     serve(manager, check)
+    assert [e[0] for e in events] == ["create", "destroy"]
+    assert events[0][2] == {"name": f"apinet{os.getpid()}", "type": "bridge"}
 
 
 def test_cleanup_bridge_without_a_manager(make_manager: ManagerFactory, tmp_path: Path) -> None:

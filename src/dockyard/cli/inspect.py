@@ -120,3 +120,13 @@ def volume_inspect(ctx: Context, argv: list[str]) -> int:
         "[OPTIONS] VOLUME [VOLUME...]",
         "Display detailed information on one or more volumes",
     )
+
+
+def network_inspect(ctx: Context, argv: list[str]) -> int:
+    return _inspect(
+        ctx,
+        argv,
+        "network",
+        "[OPTIONS] NETWORK [NETWORK...]",
+        "Display detailed information on one or more networks",
+    )

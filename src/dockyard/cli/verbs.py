@@ -73,6 +73,16 @@ BUILDER: dict[str, Entry] = {
     "prune": ("build", "prune", "Remove build cache"),
 }
 
+NETWORK: dict[str, Entry] = {
+    "connect": ("network", "connect", "Connect a container to a network"),
+    "create": ("network", "create", "Create a network"),
+    "disconnect": ("network", "disconnect", "Disconnect a container from a network"),
+    "inspect": ("inspect", "network_inspect", "Display detailed information on one or more networks"),
+    "ls": ("network", "ls", "List networks"),
+    "prune": ("network", "prune", "Remove all unused networks"),
+    "rm": ("network", "rm", "Remove one or more networks"),
+}
+
 SYSTEM: dict[str, Entry] = {
     "check": (
         "check",
@@ -90,6 +100,7 @@ GROUPS: dict[str, tuple[dict[str, Entry], dict[str, str], str]] = {
     "container": (CONTAINER, {"list": "ls", "ps": "ls", "remove": "rm"}, "Manage containers"),
     "image": (IMAGE, {"list": "ls", "remove": "rm"}, "Manage images"),
     "volume": (VOLUME, {"list": "ls", "remove": "rm"}, "Manage volumes"),
+    "network": (NETWORK, {"list": "ls", "remove": "rm"}, "Manage networks"),
     "system": (SYSTEM, {}, "Manage Dockyard"),
     "builder": (BUILDER, {}, "Manage builds"),
 }
@@ -117,6 +128,8 @@ ALIASES: dict[tuple[str, ...], list[str]] = {
     ("image", "rm"): ["image rm", "image remove", "rmi"],
     ("volume", "ls"): ["volume ls", "volume list"],
     ("volume", "rm"): ["volume rm", "volume remove"],
+    ("network", "ls"): ["network ls", "network list"],
+    ("network", "rm"): ["network rm", "network remove"],
 }
 
 

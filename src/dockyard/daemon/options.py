@@ -47,6 +47,9 @@ class DaemonOptions:
     ip_masq: bool = True  # outbound NAT for the bridge's subnet (Docker's default)
     isolate_egress: bool = False  # drop forwarding from our bridges to any other interface
     userns_remap: str = ""  # "default", USER[:GROUP] or UID[:GID]: container root remapped
+    icc: bool = True  # traffic between containers of the default bridge (dockerd's --icc)
+    # The embedded DNS's upstream resolvers ("ip" or "ip:port"); None: the host's, ["none"]: none.
+    dns_upstream: list[str] | None = None
     max_concurrent_downloads: int = 3
     max_concurrent_uploads: int = 5
     image_limits: dict[str, int] = field(default_factory=dict)  # images/options.py LIMIT_KEYS
@@ -84,6 +87,8 @@ _FILE_KEYS: dict[str, str] = {
     "ip-masq": "ip_masq",
     "isolate-egress": "isolate_egress",
     "userns-remap": "userns_remap",
+    "icc": "icc",
+    "dns-upstream": "dns_upstream",
     "max-concurrent-downloads": "max_concurrent_downloads",
     "max-concurrent-uploads": "max_concurrent_uploads",
     "image-limits": "image_limits",
@@ -209,6 +214,21 @@ def _parser() -> argparse.ArgumentParser:
         metavar="BOOL",
         help="drop traffic forwarded from dockyard's bridges to other interfaces",
     )
+    p.add_argument(
+        "--icc",
+        dest="icc",
+        type=_bool,
+        metavar="BOOL",
+        help="allow traffic between containers on the default bridge (default true)",
+    )
+    p.add_argument(
+        "--dns-upstream",
+        dest="dns_upstream",
+        action="append",
+        metavar="IP[:PORT]|none",
+        help="where the embedded DNS of user networks sends names it does not know "
+        "(repeatable; default: the host's resolvers; none: nowhere)",
+    )
     p.add_argument("--max-concurrent-downloads", dest="max_concurrent_downloads", type=int, metavar="N")
     p.add_argument("--max-concurrent-uploads", dest="max_concurrent_uploads", type=int, metavar="N")
     p.add_argument("--insecure-registry", dest="insecure_registries", action="append", metavar="HOST[:PORT]")
@@ -227,6 +247,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--shutdown-timeout", dest="shutdown_timeout", type=int, metavar="SECONDS")
     p.add_argument("--label", dest="labels", action="append", metavar="KEY=VALUE")
     return p
+
+
+def _is_ipv4(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _bool(text: str) -> bool:
@@ -330,6 +360,10 @@ def validate(opts: DaemonOptions) -> None:
         raise InvalidArgument(
             f"bridge name {opts.bridge!r} is longer than 15 characters (the kernel's limit)"
         )
+    for server in opts.dns_upstream or []:
+        host = server.rsplit(":", 1)[0] if server.count(":") == 1 else server
+        if server != "none" and not _is_ipv4(host):
+            raise InvalidArgument(f"invalid --dns-upstream {server!r}: use IP, IP:PORT or none")
     if not opts.data_root.is_absolute() or not opts.exec_root.is_absolute():
         raise InvalidArgument("--data-root and --exec-root must be absolute paths")
     if opts.default_runtime not in ("dockyard", "runc", "crun") and opts.default_runtime not in opts.runtimes:

@@ -69,10 +69,17 @@ def build(ctx: DaemonContext) -> None:
         opts.data_root,
         opts.exec_root,
         NetworkOptions(
-            bridge=opts.bridge, subnet=opts.bip, masquerade=opts.ip_masq, isolate=opts.isolate_egress
+            bridge=opts.bridge,
+            subnet=opts.bip,
+            masquerade=opts.ip_masq,
+            isolate=opts.isolate_egress,
+            icc=opts.icc,
+            dns_upstream=dns_upstream(opts.dns_upstream),
         ),
     )
     ctx.events = EventBus()
+    events = ctx.events
+    ctx.network.on_event = lambda action, nid, attrs: events.publish("network", action, nid, attrs)
     ctx.engine = Engine(
         EngineOptions(
             data_root=opts.data_root,
@@ -86,6 +93,13 @@ def build(ctx: DaemonContext) -> None:
         ctx.network,
         ctx.events,
     )
+
+
+def dns_upstream(values: list[str] | None) -> list[str] | None:
+    """--dns-upstream: absent = the host's resolvers (None); "none" = nowhere ([])."""
+    if values is None:
+        return None
+    return [v for v in values if v != "none"]
 
 
 async def start(ctx: DaemonContext) -> None:

@@ -112,6 +112,9 @@ class Container:
     mounts: list[MountPoint] = field(default_factory=list)
     # Filled at start: the sandbox the network manager made, the files it wrote.
     network: dict[str, Any] = field(default_factory=dict)
+    # The networks to join at start beside NetworkMode's (EndpointsConfig: network name ->
+    # Aliases, IPAMConfig, MacAddress), from create's NetworkingConfig and `network connect`.
+    endpoints_config: dict[str, Any] = field(default_factory=dict)
     hostname_path: str = ""
     hosts_path: str = ""
     resolv_conf_path: str = ""

@@ -36,6 +36,7 @@ from dockyard.engine import (
     idmapped,
     mounts,
     names,
+    networking,
     remapped_layers,
     restart,
     runtime_cli,
@@ -176,18 +177,6 @@ class Engine:
 
     def _container_dir(self, c: Container) -> Path:
         return self.data_root / "containers" / c.id
-
-    def _publish_network(self, c: Container, action: str) -> None:
-        """dockerd's network "connect"/"disconnect" events: the network is the actor."""
-        from dockyard.network.sandbox import MODES
-
-        name = MODES.get(str(c.network.get("mode") or ""), "")
-        if not name:
-            return
-        network_id = str(c.network.get("network_id") or self.network_ids().get(name, name))
-        self.events.publish(
-            "network", action, network_id, {"container": c.id, "name": name, "type": _DRIVERS.get(name, name)}
-        )
 
     def network_ids(self) -> dict[str, str]:
         try:
@@ -357,6 +346,9 @@ class Engine:
         mode = hostconfig.check_network_mode(c.host_config["NetworkMode"])
         if mode == "container":
             self.get(c.host_config["NetworkMode"].partition(":")[2])
+        c.endpoints_config = await asyncio.to_thread(
+            networking.endpoints_from_request, body, c.host_config["NetworkMode"], self.network
+        )
         inherited = self._volumes_from(c.host_config.get("VolumesFrom") or [])
         c.mounts = mounts.plan(c.host_config, c.config.get("Volumes"), inherited)
         mounts.tmpfs_mounts(c.host_config.get("Tmpfs"))
@@ -612,9 +604,8 @@ class Engine:
             if other_ns is None and other.network.get("mode") != "host":
                 other_ns = f"/proc/{other.state.pid}/ns/net"
             return other_ns, files
-        sandbox = self.network.create_sandbox(c.id, mode, config.get("Hostname") or "")
+        sandbox = networking.create_sandbox(c, self.network)
         c.network = sandbox.to_json()
-        self._publish_network(c, "connect")
         written = self.network.write_files(
             c.id,
             sandbox,
@@ -836,8 +827,6 @@ class Engine:
         ]
         if "shared_with" not in c.network:
             steps.append(asyncio.to_thread(self.network.remove_sandbox, c.id))
-            if c.network:
-                self._publish_network(c, "disconnect")
         for name in live.acquired:
             steps.append(asyncio.to_thread(self.volumes.release, name, c.id))
         live.acquired = []
@@ -845,6 +834,39 @@ class Engine:
             if isinstance(result, BaseException):
                 log.warning("cleaning up container %s: %s", c.id[:12], result)
         c.network = {}
+
+    # ------------------------------------------------------------------ networks
+
+    async def network_connect(self, ref: str, net_ref: str, config: dict[str, Any] | None = None) -> None:
+        """POST /networks/{id}/connect: joins now when the container runs, else at its next start."""
+        c = self.get(ref)
+        name, _ = await asyncio.to_thread(self.network.resolve, net_ref)
+        mode = c.host_config.get("NetworkMode") or "default"
+        if mode in ("host", "none") or mode.startswith("container:") or name in ("host", "none"):
+            raise Conflict(
+                f"container {c.bare_name} cannot be connected to network {name}: containers on the host "
+                "or none network, or sharing another container's, stand alone"
+            )
+        entry = networking.endpoint_config(config or {})
+        if c.state.status in ("running", "paused"):
+            sandbox = await asyncio.to_thread(self.network.connect, c.id, name, entry)
+            c.network = sandbox.to_json()
+        elif name in c.endpoints_config:
+            raise Conflict(f"endpoint with name {c.bare_name} already exists in network {name}")
+        c.endpoints_config[name] = entry
+        self.store.save(c)
+
+    async def network_disconnect(self, ref: str, net_ref: str, force: bool = False) -> None:
+        c = self.get(ref)
+        name, _ = await asyncio.to_thread(self.network.resolve, net_ref)
+        if c.state.status in ("running", "paused") and c.network and "shared_with" not in c.network:
+            sandbox = await asyncio.to_thread(self.network.disconnect, c.id, name, force)
+            if sandbox is not None:
+                c.network = sandbox.to_json()
+        elif name not in c.endpoints_config and not force:
+            raise Conflict(f"container {c.bare_name} is not connected to network {name}")
+        c.endpoints_config.pop(name, None)
+        self.store.save(c)
 
     # ------------------------------------------------------------------ stop / kill / restart
 
@@ -1494,9 +1516,6 @@ class Engine:
     def volumes_df(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self.volumes.list_with_usage(lambda n: len(self._volume_users(n)))
         return result
-
-
-_DRIVERS = {"none": "null"}  # the built-in networks' drivers, where they differ from the name
 
 
 def _label_match(item: str, labels: dict[str, str]) -> bool:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dockyard.engine.container import ZERO_TIME, Container
-from dockyard.engine.views import network_name
+from dockyard.engine.networking import networks as endpoint_map
 from dockyard.errors import InvalidArgument
 
 KEYS = frozenset(
@@ -119,7 +119,7 @@ def select(
             v in (mp.name, mp.destination, mp.source) for v in f["volume"] for mp in c.mounts
         ):
             continue
-        if f.get("network") and (network_name(c) or "") not in f["network"]:
+        if f.get("network") and not set(endpoint_map(c, {})) & set(f["network"]):
             continue
         if f.get("expose") or f.get("publish"):
             exposed = set(c.config.get("ExposedPorts") or {})

@@ -21,7 +21,7 @@ from typing import Any
 
 from dockyard.engine import blkio
 from dockyard.engine.blkio import BlkioFeatures
-from dockyard.errors import InvalidArgument, NotFound
+from dockyard.errors import InvalidArgument
 
 MIN_MEMORY = 6 * 1024 * 1024
 DEFAULT_SHM_SIZE = 64 * 1024 * 1024
@@ -562,11 +562,12 @@ def parse_security_opts(options: list[Any]) -> SecurityOptions:
 
 
 def check_network_mode(mode: str) -> str:
-    """The network mode kind: default, bridge, none, host or container; NotFound for others."""
+    """The network mode kind: default, bridge, none, host, container, or "network" for any other
+    name (a user-defined network, which the engine looks up)."""
     if mode in ("default", "bridge", "none", "host"):
         return mode
     if mode.startswith("container:"):
         if not mode.partition(":")[2]:
             raise InvalidArgument('invalid NetworkMode "container:": name the container, container:<name|id>')
         return "container"
-    raise NotFound(f"network {mode} not found")
+    return "network"

@@ -9,6 +9,7 @@ import copy
 import time
 from typing import Any
 
+from dockyard.engine import networking
 from dockyard.engine.container import ZERO_TIME, Container, parse_rfc3339
 
 
@@ -66,45 +67,8 @@ def status_line(c: Container, now: float | None = None) -> str:
     return f"Exited ({st.exit_code}) {human_duration(now - parse_rfc3339(st.finished_at))} ago"
 
 
-def network_name(c: Container) -> str | None:
-    mode = c.host_config.get("NetworkMode") or "default"
-    if mode in ("default", "bridge"):
-        return "bridge"
-    if mode in ("none", "host"):
-        return mode
-    return None  # container:<id> shares another container's endpoint
-
-
-def endpoint(c: Container, network_ids: dict[str, str]) -> dict[str, Any]:
-    net = c.network if c.state.running else {}
-    name = network_name(c) or ""
-    return {
-        "IPAMConfig": None,
-        "Links": None,
-        "Aliases": None,
-        "MacAddress": net.get("mac", ""),
-        "DriverOpts": None,
-        "NetworkID": network_ids.get(name, "") if net or c.state.running else "",
-        "EndpointID": net.get("endpoint_id", ""),
-        "Gateway": net.get("gateway", ""),
-        "IPAddress": net.get("ip", ""),
-        "IPPrefixLen": net.get("prefixlen", 0),
-        "IPv6Gateway": "",
-        "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0,
-        "DNSNames": None,
-    }
-
-
 def networks(c: Container, network_ids: dict[str, str]) -> dict[str, Any]:
-    name = network_name(c)
-    return {name: endpoint(c, network_ids)} if name else {}
-
-
-def ports(c: Container) -> dict[str, Any]:
-    if not c.state.running:
-        return {}
-    return {port: None for port in sorted(c.config.get("ExposedPorts") or {})}
+    return networking.networks(c, network_ids)
 
 
 def state_json(c: Container) -> dict[str, Any]:
@@ -142,9 +106,6 @@ def inspect(
     graph_driver: dict[str, Any],
     size: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
-    net = c.network if c.state.running else {}
-    name = network_name(c)
-    top_level = endpoint(c, network_ids) if name == "bridge" else endpoint(_stopped(c), network_ids)
     out: dict[str, Any] = {
         "Id": c.id,
         "Created": c.created,
@@ -171,33 +132,8 @@ def inspect(
         out["SizeRw"], out["SizeRootFs"] = size
     out["Mounts"] = [mp.to_api() for mp in c.mounts]
     out["Config"] = config_json(c)
-    out["NetworkSettings"] = {
-        "Bridge": "",
-        "SandboxID": net.get("sandbox_id", ""),
-        "SandboxKey": net.get("netns_path", "") or "",
-        "Ports": ports(c),
-        "HairpinMode": False,
-        "LinkLocalIPv6Address": "",
-        "LinkLocalIPv6PrefixLen": 0,
-        "SecondaryIPAddresses": None,
-        "SecondaryIPv6Addresses": None,
-        "EndpointID": top_level["EndpointID"],
-        "Gateway": top_level["Gateway"],
-        "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0,
-        "IPAddress": top_level["IPAddress"],
-        "IPPrefixLen": top_level["IPPrefixLen"],
-        "IPv6Gateway": "",
-        "MacAddress": top_level["MacAddress"],
-        "Networks": networks(c, network_ids),
-    }
+    out["NetworkSettings"] = networking.network_settings(c, network_ids)
     return out
-
-
-def _stopped(c: Container) -> Container:
-    clone = copy.copy(c)
-    clone.network = {}
-    return clone
 
 
 def summary(
@@ -215,7 +151,7 @@ def summary(
         "ImageID": c.image_id,
         "Command": command,
         "Created": int(parse_rfc3339(c.created)),
-        "Ports": [],
+        "Ports": networking.summary_ports(c),
         "Labels": dict(c.config.get("Labels") or {}),
         "State": c.state.status,
         "Status": status_line(c, now),

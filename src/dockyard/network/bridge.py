@@ -7,6 +7,8 @@ import errno
 import ipaddress
 import socket
 
+from pyroute2.netlink.rtnl.ifaddrmsg import IFA_F_NODAD
+
 from dockyard.errors import Conflict
 from dockyard.network.addresses import random_mac
 from dockyard.network.netlink import NetlinkError, Rtnl, failure, is_errno
@@ -96,3 +98,19 @@ def delete_link(ipr: Rtnl, name: str) -> None:
     except NetlinkError as exc:
         if not is_errno(exc, errno.ENODEV):
             raise failure(f"cannot delete link {name}", exc) from exc
+
+
+def add_address6(ipr: Rtnl, index: int, address: ipaddress.IPv6Interface) -> None:
+    """The bridge's IPv6 address (without duplicate address detection); idempotent."""
+    try:
+        ipr.addr(
+            "add",
+            index=index,
+            family=socket.AF_INET6,
+            address=str(address.ip),
+            prefixlen=address.network.prefixlen,
+            IFA_FLAGS=IFA_F_NODAD,
+        )
+    except NetlinkError as exc:
+        if not is_errno(exc, errno.EEXIST):
+            raise failure(f"cannot add address {address} to bridge", exc) from exc

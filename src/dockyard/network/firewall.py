@@ -2,8 +2,10 @@
 
     filter FORWARD      -> -j DOCKYARD-FORWARD              (inserted first, shared by our bridges)
     DOCKYARD-FORWARD    -> -j DOCKYARD-FWD-<bridge>         (one jump per bridge)
-    DOCKYARD-FWD-<br>      -i br ! -o br -j DROP            (isolate: nothing leaves the bridge)
+    DOCKYARD-FWD-<br>      -i br ctstate RELATED,ESTABLISHED -j ACCEPT   (isolate: answers only,
+                           -i br ! -o br -j DROP            then nothing else leaves the bridge)
                            -o br -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+                           -o br -m conntrack --ctstate DNAT -j ACCEPT     (published ports)
                            -i br -o br -j ACCEPT             (container <-> container)
                            -i br ! -o br -j ACCEPT           (without isolate: outbound)
     nat POSTROUTING     -> -j DOCKYARD-POSTROUTING -> -j DOCKYARD-NAT-<bridge>
@@ -52,8 +54,13 @@ class BridgeRules:
         br = self.bridge
         rules = []
         if self.isolate:
+            # Answers to connections made *to* a container (a published port, from another
+            # host) still leave; nothing a container starts does.
+            rules.append(["-i", br, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"])
             rules.append(["-i", br, "!", "-o", br, "-j", "DROP"])
         rules.append(["-o", br, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"])
+        # Published ports: connections DNATed to a container (nftables.py) from anywhere.
+        rules.append(["-o", br, "-m", "conntrack", "--ctstate", "DNAT", "-j", "ACCEPT"])
         rules.append(["-i", br, "-o", br, "-j", "ACCEPT"])
         if not self.isolate:
             rules.append(["-i", br, "!", "-o", br, "-j", "ACCEPT"])

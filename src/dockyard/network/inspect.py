@@ -1,67 +1,71 @@
-"""The Engine API's Network JSON (GET /networks, GET /networks/{id}) for the built-in networks,
-with the fields of the API version the daemon advertises (1.45: no EnableIPv4, which came in 1.47)."""
+"""The Engine API's Network JSON (GET /networks, GET /networks/{id}), with the fields of the API
+version the daemon advertises (1.45: no EnableIPv4, which came in 1.47)."""
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from dockyard.network.record import (
+    OPT_BRIDGE_NAME,
+    OPT_DEFAULT,
+    OPT_HOST_BINDING,
+    OPT_ICC,
+    OPT_MASQ,
+    OPT_MTU,
+    Network,
+)
 from dockyard.network.sandbox import Sandbox
-
-#: The Driver each built-in network reports, as dockerd: "none" is served by the "null" driver.
-DRIVERS = {"bridge": "bridge", "host": "host", "none": "null"}
 
 
 def network_json(
-    name: str,
-    meta: Mapping[str, str],
-    sandboxes: Iterable[Sandbox],
-    container_names: Mapping[str, str],
-    *,
-    bridge: str = "",
-    gateway: ipaddress.IPv4Interface | None = None,
-    mtu: int = 1500,
-    masquerade: bool = True,
+    net: Network, sandboxes: Iterable[Sandbox], container_names: Mapping[str, str]
 ) -> dict[str, Any]:
-    config = []
-    options: dict[str, str] = {}
-    if name == "bridge":
-        if gateway is not None:
-            config = [{"Subnet": str(gateway.network), "Gateway": str(gateway.ip)}]
+    config: list[dict[str, Any]] = []
+    if net.subnet:
+        entry: dict[str, Any] = {"Subnet": net.subnet, "Gateway": net.gateway}
+        if net.ip_range:
+            entry["IPRange"] = net.ip_range
+        config = [entry]
+    if net.subnet6:
+        config.append({"Subnet": net.subnet6, "Gateway": net.gateway6})
+    if net.builtin and net.name == "bridge":
         options = {
-            "com.docker.network.bridge.default_bridge": "true",
-            "com.docker.network.bridge.enable_icc": "true",
-            "com.docker.network.bridge.enable_ip_masquerade": "true" if masquerade else "false",
-            "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
-            "com.docker.network.bridge.name": bridge,
-            "com.docker.network.driver.mtu": str(mtu),
+            OPT_DEFAULT: "true",
+            OPT_ICC: "true" if net.icc else "false",
+            OPT_MASQ: "true" if net.masquerade else "false",
+            OPT_HOST_BINDING: "0.0.0.0",
+            OPT_BRIDGE_NAME: net.bridge,
+            OPT_MTU: str(net.mtu),
         }
-    containers = {
-        sb.cid: {
-            "Name": container_names.get(sb.cid, "").lstrip("/"),
-            "EndpointID": sb.endpoint_id,
-            "MacAddress": sb.mac,
-            "IPv4Address": f"{sb.ip}/{sb.prefixlen}" if sb.ip else "",
-            "IPv6Address": "",
+    else:
+        options = dict(net.options)
+    containers = {}
+    for sb in sandboxes:
+        ep = sb.endpoint(net.name)
+        if ep is None:
+            continue
+        containers[sb.cid] = {
+            "Name": container_names.get(sb.cid, sb.name).lstrip("/"),
+            "EndpointID": ep.endpoint_id,
+            "MacAddress": ep.mac,
+            "IPv4Address": f"{ep.ip}/{ep.prefixlen}" if ep.ip else "",
+            "IPv6Address": f"{ep.ip6}/{ep.prefixlen6}" if ep.ip6 else "",
         }
-        for sb in sandboxes
-        if sb.network == name
-    }
     return {
-        "Name": name,
-        "Id": meta["Id"],
-        "Created": meta["Created"],
+        "Name": net.name,
+        "Id": net.id,
+        "Created": net.created,
         "Scope": "local",
-        "Driver": DRIVERS[name],
-        "EnableIPv6": False,
-        "IPAM": {"Driver": "default", "Options": None, "Config": config},
-        "Internal": False,
-        "Attachable": False,
+        "Driver": net.driver,
+        "EnableIPv6": bool(net.subnet6),
+        "IPAM": {"Driver": "default", "Options": None if net.builtin else {}, "Config": config},
+        "Internal": net.internal,
+        "Attachable": net.attachable,
         "Ingress": False,
         "ConfigFrom": {"Network": ""},
         "ConfigOnly": False,
         "Containers": containers,
         "Options": options,
-        "Labels": {},
+        "Labels": dict(net.labels),
     }

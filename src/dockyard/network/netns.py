@@ -45,6 +45,27 @@ def new() -> tuple[int, socket.socket]:
     return fd, sock
 
 
+def enter(path: str) -> tuple[int, socket.socket]:
+    """An fd holding the namespace mounted at ``path`` and a rtnetlink socket opened inside it
+    (to add a network to a running container's sandbox). Runs on the calling thread, which
+    goes back to its own namespace before returning."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        home = os.open(_SELF_NET, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            syscalls.setns(fd, syscalls.CLONE_NEWNET)
+            try:
+                sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, socket.NETLINK_ROUTE)
+            finally:
+                _go_home(home)
+        finally:
+            os.close(home)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, sock
+
+
 def attach(fd: int, path: str) -> None:
     """Bind-mount the namespace held by ``fd`` on a new file at ``path``."""
     created = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)

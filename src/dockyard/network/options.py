@@ -24,6 +24,11 @@ class NetworkOptions:
     resolv_conf: str = "/etc/resolv.conf"
     # The host's /etc/hosts, the base of a "host"-network container's.
     hosts_file: str = "/etc/hosts"
+    # Inter-container traffic on the default bridge (dockerd's --icc); False drops it.
+    icc: bool = True
+    # Where the embedded DNS sends names it does not know: None = the host's resolvers (as
+    # dockerd), [] = nowhere (NXDOMAIN), else "ip" or "ip:port" entries. Tests use [] or loopback.
+    dns_upstream: list[str] | None = None
 
     def validate(self) -> None:
         check_ifname(self.bridge, "bridge name")

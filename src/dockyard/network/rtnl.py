@@ -35,6 +35,7 @@ _RT_TABLE_MAIN = 254
 _RTPROT_STATIC = 4
 _RT_SCOPE_UNIVERSE = 0
 _RTN_UNICAST = 1
+_IFA_F_NODAD = 0x02
 _HDR = struct.Struct("=IHHII")  # struct nlmsghdr: len, type, flags, seq, pid
 _CREATE = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
 # Sequence numbers unique across sockets and batches, so a stray answer is never taken for ours.
@@ -85,8 +86,10 @@ class Batch:
         self._data += msg.data
         self._what[seq] = what
 
-    def add_veth(self, host: str, bridge_index: int, mtu: int, netns_fd: int) -> None:
-        """veth pair: ``host`` up on the bridge; its peer eth0, down, created in ``netns_fd``.
+    def add_veth(
+        self, host: str, bridge_index: int, mtu: int, netns_fd: int, peer_name: str = "eth0"
+    ) -> None:
+        """veth pair: ``host`` up on the bridge; its peer (eth0), down, created in ``netns_fd``.
 
         The peer cannot be brought up by its own ifinfomsg flags here: veth_newlink applies them
         before the two ends are linked, and veth_open() then fails with ENOTCONN.
@@ -95,7 +98,7 @@ class Batch:
             "index": 0,
             "flags": 0,
             "change": 0,
-            "attrs": [("IFLA_IFNAME", "eth0"), ("IFLA_NET_NS_FD", netns_fd), ("IFLA_MTU", mtu)],
+            "attrs": [("IFLA_IFNAME", peer_name), ("IFLA_NET_NS_FD", netns_fd), ("IFLA_MTU", mtu)],
         }
         msg = ifinfmsg()
         msg["index"], msg["flags"], msg["change"] = 0, IFF_UP, IFF_UP
@@ -113,7 +116,7 @@ class Batch:
                 },
             ),
         ]
-        self._push(msg, RTM_NEWLINK, _CREATE, f"create veth pair {host}/eth0")
+        self._push(msg, RTM_NEWLINK, _CREATE, f"create veth pair {host}/{peer_name}")
 
     def add_link_up(self, index: int, what: str, mac: str | None = None) -> None:
         """Bring link ``index`` up, setting its MAC first when given (one RTM_NEWLINK)."""
@@ -123,16 +126,23 @@ class Batch:
             msg["attrs"] = [("IFLA_ADDRESS", mac)]
         self._push(msg, RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, f"bring {what} up")
 
-    def add_address(self, index: int, address: ipaddress.IPv4Interface) -> None:
+    def add_address(self, index: int, address: ipaddress.IPv4Interface | ipaddress.IPv6Interface) -> None:
         msg = ifaddrmsg()
-        msg["family"], msg["prefixlen"], msg["index"] = socket.AF_INET, address.network.prefixlen, index
+        family = socket.AF_INET if address.version == 4 else socket.AF_INET6
+        msg["family"], msg["prefixlen"], msg["index"] = family, address.network.prefixlen, index
         ip = str(address.ip)
-        msg["attrs"] = [("IFA_LOCAL", ip), ("IFA_ADDRESS", ip)]
+        if family == socket.AF_INET:
+            msg["attrs"] = [("IFA_LOCAL", ip), ("IFA_ADDRESS", ip)]
+        else:
+            # No duplicate address detection: the address is ours by allocation, and DAD would
+            # keep it "tentative" (unusable) for a second or more after the container starts.
+            msg["attrs"] = [("IFA_ADDRESS", ip), ("IFA_FLAGS", _IFA_F_NODAD)]
         self._push(msg, RTM_NEWADDR, _CREATE, f"add address {address}")
 
-    def add_default_route(self, index: int, gateway: ipaddress.IPv4Address) -> None:
+    def add_default_route(self, index: int, gateway: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
         msg = rtmsg()
-        msg["family"], msg["table"], msg["proto"] = socket.AF_INET, _RT_TABLE_MAIN, _RTPROT_STATIC
+        family = socket.AF_INET if gateway.version == 4 else socket.AF_INET6
+        msg["family"], msg["table"], msg["proto"] = family, _RT_TABLE_MAIN, _RTPROT_STATIC
         msg["scope"], msg["type"] = _RT_SCOPE_UNIVERSE, _RTN_UNICAST
         msg["attrs"] = [("RTA_GATEWAY", str(gateway)), ("RTA_OIF", index)]
         self._push(msg, RTM_NEWROUTE, _CREATE, f"add default route via {gateway}")

@@ -19,10 +19,12 @@ class NameTaken(Exception):
     """The host-side name is already in use (a random name collided): pick another."""
 
 
-def add_pair(host_sock: socket.socket, host_name: str, bridge_index: int, netns_fd: int, mtu: int) -> None:
-    """One RTM_NEWLINK: host end named, enslaved and up; the peer eth0 (down) in the namespace."""
+def add_pair(
+    host_sock: socket.socket, host_name: str, bridge_index: int, netns_fd: int, mtu: int, peer: str = "eth0"
+) -> None:
+    """One RTM_NEWLINK: host end named, enslaved and up; the peer (eth0, down) in the namespace."""
     batch = rtnl.Batch(host_sock)
-    batch.add_veth(host_name, bridge_index, mtu, netns_fd)
+    batch.add_veth(host_name, bridge_index, mtu, netns_fd, peer)
     try:
         batch.commit()
     except rtnl.RequestError as exc:
@@ -38,9 +40,9 @@ def loopback_up(sock: socket.socket) -> None:
     _commit(batch)
 
 
-def eth0_index(sock: socket.socket) -> int:
+def eth0_index(sock: socket.socket, name: str = "eth0") -> int:
     try:
-        return rtnl.link_index(sock, "eth0")
+        return rtnl.link_index(sock, name)
     except rtnl.RequestError as exc:
         raise exc.failure() from exc
 
@@ -50,14 +52,21 @@ def activate(
     eth0: int,
     mac: str,
     address: ipaddress.IPv4Interface,
-    gateway: ipaddress.IPv4Address,
+    gateway: ipaddress.IPv4Address | None,
+    address6: ipaddress.IPv6Interface | None = None,
+    gateway6: ipaddress.IPv6Address | None = None,
 ) -> None:
-    """eth0 gets its MAC and comes up, with its address and a default route via the gateway:
-    one send() of three requests through a socket in the container's namespace."""
+    """eth0 gets its MAC and comes up, with its address and (``gateway`` given) a default route,
+    and the same for IPv6 when given: one send() through a socket in the container's namespace."""
     batch = rtnl.Batch(sock)
     batch.add_link_up(eth0, "eth0", mac=mac)
     batch.add_address(eth0, address)
-    batch.add_default_route(eth0, gateway)
+    if gateway is not None:
+        batch.add_default_route(eth0, gateway)
+    if address6 is not None:
+        batch.add_address(eth0, address6)
+        if gateway6 is not None:
+            batch.add_default_route(eth0, gateway6)
     _commit(batch)
 
 

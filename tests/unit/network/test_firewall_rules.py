@@ -14,10 +14,12 @@ def rules(isolate: bool) -> list[str]:
     return [" ".join(rule) for rule in spec.forward_rules()]
 
 
-def test_isolated_bridge_drops_first_and_accepts_inside() -> None:
+def test_isolated_bridge_lets_only_answers_out_and_accepts_inside() -> None:
     assert rules(isolate=True) == [
+        "-i dy0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
         "-i dy0 ! -o dy0 -j DROP",
         "-o dy0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+        "-o dy0 -m conntrack --ctstate DNAT -j ACCEPT",
         "-i dy0 -o dy0 -j ACCEPT",
     ]
 

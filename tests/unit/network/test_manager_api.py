@@ -9,7 +9,7 @@ import pytest
 from dockyard.errors import Conflict, NotFound
 from dockyard.network.manager import NetworkManager
 from dockyard.network.options import NetworkOptions
-from dockyard.network.sandbox import Sandbox
+from dockyard.network.sandbox import Endpoint, Sandbox
 
 KEYS = {
     "Name", "Id", "Created", "Scope", "Driver", "EnableIPv6", "IPAM", "Internal",
@@ -48,10 +48,10 @@ def test_builtin_networks_json(manager: NetworkManager) -> None:
 
 def test_containers_are_listed_on_their_network(manager: NetworkManager) -> None:
     manager.networks()  # opens the store
-    manager.state.sandboxes["c1"] = Sandbox(
-        cid="c1", mode="bridge", netns_path="/x", endpoint_id="e" * 64, ip="172.17.0.2", prefixlen=16, mac="m"
-    )
-    manager.state.sandboxes["c2"] = Sandbox(cid="c2", mode="host", netns_path=None, endpoint_id="f" * 64)
+    ep = Endpoint("bridge", "n" * 64, "e" * 64, ip="172.17.0.2", prefixlen=16, mac="m", builtin=True)
+    manager.state.sandboxes["c1"] = Sandbox(cid="c1", mode="bridge", netns_path="/x", endpoints=[ep])
+    host_ep = Endpoint("host", "h" * 64, "f" * 64, ifname="", builtin=True)
+    manager.state.sandboxes["c2"] = Sandbox(cid="c2", mode="host", netns_path=None, endpoints=[host_ep])
     nets = {n["Name"]: n for n in manager.networks({"c1": "/web"})}
     assert nets["bridge"]["Containers"] == {
         "c1": {
@@ -79,9 +79,8 @@ def test_network_lookup_by_name_id_and_prefix(manager: NetworkManager) -> None:
 
 
 def test_write_files_for_a_bridge_container(manager: NetworkManager, tmp_path: Path) -> None:
-    sb = Sandbox(
-        cid="c1", mode="bridge", netns_path="/x", ip="172.17.0.5", prefixlen=16, gateway="172.17.0.1"
-    )
+    ep = Endpoint("bridge", "n" * 64, "e" * 64, ip="172.17.0.5", prefixlen=16, gateway="172.17.0.1")
+    sb = Sandbox(cid="c1", mode="bridge", netns_path="/x", endpoints=[ep])
     dest = tmp_path / "containers" / "c1"
     files = manager.write_files("c1", sb, dest, "c1host", "", [], ["gw:host-gateway"])
     assert files == {

@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
-from dockyard.network.sandbox import Sandbox
+from dockyard.network.sandbox import Endpoint, PortBinding, Sandbox
 from tests.compat.api_schema import check
 
 
 def sample() -> Sandbox:
-    return Sandbox(
-        cid="c1",
-        mode="bridge",
-        netns_path="/run/dockyard/netns/c1",
+    ep = Endpoint(
+        network="bridge",
         network_id="n" * 64,
         endpoint_id="e" * 64,
-        sandbox_id="s" * 64,
         ip="172.17.0.2",
         prefixlen=16,
         gateway="172.17.0.1",
         mac="02:42:ac:11:00:02",
         veth="veth1234567",
+        builtin=True,
+    )
+    return Sandbox(
+        cid="c1",
+        mode="bridge",
+        netns_path="/run/dockyard/netns/c1",
+        sandbox_id="s" * 64,
         hostname="c1",
+        endpoints=[ep],
+        ports=[PortBinding("tcp", 80, "127.0.0.1", 18080)],
     )
 
 
@@ -40,8 +46,28 @@ def test_endpoint_and_network_settings() -> None:
     assert set(ns["Networks"]) == {"bridge"}
 
 
+def test_records_of_the_single_endpoint_daemon_still_load() -> None:
+    old = {"cid": "c9", "mode": "bridge", "netns_path": "/x", "network_id": "n" * 64,
+           "endpoint_id": "e" * 64, "ip": "172.17.0.9", "prefixlen": 16, "gateway": "172.17.0.1",
+           "mac": "m", "veth": "vethx"}  # fmt: skip
+    sb = Sandbox.from_json(old)
+    assert (sb.ip, sb.veth, sb.network, sb.endpoint_id) == ("172.17.0.9", "vethx", "bridge", "e" * 64)
+
+
+def test_ports_and_several_networks() -> None:
+    sb = sample()
+    sb.endpoints.append(
+        Endpoint("web", "w" * 64, "f" * 64, "eth1", "10.9.0.2", 24, "10.9.0.1", dns_names=["c1"])
+    )
+    ns = sb.network_settings({"80/tcp": {}, "53/udp": {}})
+    assert ns["Ports"] == {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "18080"}], "53/udp": None}
+    assert set(ns["Networks"]) == {"bridge", "web"} and ns["IPAddress"] == "172.17.0.2"
+    assert ns["Networks"]["web"]["DNSNames"] == ["c1"] and ns["Networks"]["bridge"]["DNSNames"] is None
+
+
 def test_host_mode_names_the_host_network() -> None:
-    sb = Sandbox(cid="h", mode="host", netns_path=None, network_id="h" * 64, endpoint_id="x" * 64)
+    ep = Endpoint("host", "h" * 64, "x" * 64, ifname="", builtin=True)
+    sb = Sandbox(cid="h", mode="host", netns_path=None, endpoints=[ep])
     ns = sb.network_settings()
     assert ns["SandboxKey"] == "" and ns["EndpointID"] == "" and set(ns["Networks"]) == {"host"}
     assert ns["Networks"]["host"]["EndpointID"] == "x" * 64
@@ -51,7 +77,8 @@ def test_settings_match_the_engine_api_reference() -> None:
     # DNSNames is null on the default bridge, as dockerd sends it (a nil slice: it names a
     # container only on user-defined networks); the checker's NULL_WHEN_UNSET lacks it so far.
     dns_null = "DNSNames: expected array, got null"
-    for sb in (sample(), Sandbox(cid="n", mode="none", netns_path="/x/n", network_id="n" * 64)):
+    none = Endpoint("none", "n" * 64, "e" * 64, ifname="", builtin=True)
+    for sb in (sample(), Sandbox(cid="n", mode="none", netns_path="/x/n", endpoints=[none])):
         problems = check("NetworkSettings", sb.network_settings()) + check(
             "EndpointSettings", sb.endpoint_settings()
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dockyard.network.sandbox import Sandbox
+from dockyard.network.sandbox import Endpoint, Sandbox
 from dockyard.network.state import NetworkStore
 
 
@@ -21,7 +21,8 @@ def test_ids_are_made_once_and_kept(tmp_path: Path) -> None:
 def test_sandboxes_and_meta_round_trip(tmp_path: Path) -> None:
     store = NetworkStore(tmp_path / "ipam.db")
     store.load()
-    sb = Sandbox(cid="c1", mode="bridge", netns_path="/x/c1", ip="172.17.0.2", prefixlen=16)
+    ep = Endpoint("bridge", "n" * 64, "e" * 64, ip="172.17.0.2", prefixlen=16, builtin=True)
+    sb = Sandbox(cid="c1", mode="bridge", netns_path="/x/c1", endpoints=[ep])
     store.put_sandbox(sb, "172.17.0.2")
     store.put_sandbox(Sandbox(cid="h1", mode="host", netns_path=None), None)
     store.set_meta(bridge="dockyard0", subnet="172.17.0.0/16")

@@ -1,14 +1,15 @@
-"""Network endpoints: the built-in networks (bridge, host, none) can be listed and inspected.
+"""Network endpoints: list, inspect, create, remove, prune, connect and disconnect.
 
-User-defined networks come with the network issue; until then creating, connecting,
-disconnecting and removing answer 501. Prune has nothing to remove (only built-in networks
-exist), so `docker system prune` keeps working.
+The network manager owns networks and sandboxes; connect and disconnect go through the engine,
+which keeps a stopped container's networks for its next start.
 """
 
 from __future__ import annotations
 
 import asyncio
+import calendar
 import re
+import time
 from typing import Any
 
 from aiohttp import web
@@ -18,14 +19,20 @@ from dockyard.daemon.context import DaemonContext
 from dockyard.daemon.http import bool_param, filters_param, json_response, str_param
 from dockyard.errors import InvalidArgument, NotFound, SystemFailure
 
-NOT_YET = "user-defined networks are not supported yet"
 _FILTERS = {"dangling", "driver", "id", "label", "name", "scope", "type"}
+_BUILTIN = ("bridge", "host", "none")
 
 
 def _manager(ctx: DaemonContext) -> Any:
     if ctx.network is None:
         raise SystemFailure("the daemon's network is not running")
     return ctx.network
+
+
+def _engine(ctx: DaemonContext) -> Any:
+    if ctx.engine is None:
+        raise SystemFailure("the daemon's engine is not running")
+    return ctx.engine
 
 
 def _container_names(ctx: DaemonContext) -> dict[str, str]:
@@ -43,7 +50,13 @@ def _matches(pattern: str, value: str) -> bool:
         return pattern in value
 
 
-def _keep(net: dict[str, Any], filters: dict[str, list[str]]) -> bool:
+def _label_matches(labels: dict[str, str], wanted: str) -> bool:
+    key, sep, value = wanted.partition("=")
+    return key in labels and (not sep or labels[key] == value)
+
+
+def _keep(net: dict[str, Any], filters: dict[str, list[str]], in_use: set[str]) -> bool:
+    builtin = net["Name"] in _BUILTIN
     for key, values in filters.items():
         if key == "name" and not any(_matches(v, net["Name"]) for v in values):
             return False
@@ -53,18 +66,21 @@ def _keep(net: dict[str, Any], filters: dict[str, list[str]]) -> bool:
             return False
         if key == "scope" and net["Scope"] not in values:
             return False
-        if key == "type" and "builtin" not in values:
-            return False  # every network here is built in
-        if key == "label" and values:
-            return False  # built-in networks carry no labels
-        if key == "dangling" and any(v in ("1", "true") for v in values):
-            return False  # a built-in network is never dangling
+        if key == "type" and ("builtin" if builtin else "custom") not in values:
+            return False
+        if key == "label" and not all(_label_matches(net["Labels"], v) for v in values):
+            return False
+        if key == "dangling":
+            want = any(v in ("1", "true") for v in values)
+            dangling = not builtin and net["Id"] not in in_use
+            if dangling != want:
+                return False
     return True
 
 
-def _check_filters(filters: dict[str, list[str]]) -> None:
+def _check_filters(filters: dict[str, list[str]], extra: tuple[str, ...] = ()) -> None:
     for key, values in filters.items():
-        if key not in _FILTERS:
+        if key not in _FILTERS and key not in extra:
             raise InvalidArgument(f"invalid filter '{key}'")
         if key == "type":
             for value in values:
@@ -76,17 +92,26 @@ def _check_filters(filters: dict[str, list[str]]) -> None:
                     raise InvalidArgument(f"invalid filter 'dangling={value}': use true or false")
 
 
+def _networks_in_use(ctx: DaemonContext, nets: list[dict[str, Any]]) -> set[str]:
+    """Ids of networks with a running container on them, or a stopped one that would join."""
+    used = {n["Id"] for n in nets if n.get("Containers")}
+    if ctx.engine is not None:
+        by_name = {n["Name"]: n["Id"] for n in nets}
+        for c in ctx.engine.store:
+            for name in getattr(c, "endpoints_config", {}) or {}:
+                if name in by_name:
+                    used.add(by_name[name])
+    return used
+
+
 async def list_networks(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
     filters = filters_param(request)
     _check_filters(filters)
     nets = await asyncio.to_thread(_manager(ctx).networks)
-    out = []
-    for net in nets:
-        if _keep(net, filters):
-            # As dockerd: the list leaves Containers empty; inspecting a network fills it.
-            out.append({**net, "Containers": {}})
-    return json_response(out)
+    in_use = _networks_in_use(ctx, nets)
+    # As dockerd: the list leaves Containers empty; inspecting a network fills it.
+    return json_response([{**net, "Containers": {}} for net in nets if _keep(net, filters, in_use)])
 
 
 async def inspect_network(request: web.Request) -> web.StreamResponse:
@@ -100,22 +125,100 @@ async def inspect_network(request: web.Request) -> web.StreamResponse:
     return json_response(net)
 
 
+async def _body(request: web.Request) -> dict[str, Any]:
+    if not request.can_read_body:
+        return {}
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise InvalidArgument(f"invalid JSON body: {exc}") from None
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise InvalidArgument("invalid request body: use a JSON object")
+    return body
+
+
+async def create_network(request: web.Request) -> web.StreamResponse:
+    ctx = context(request)
+    body = await _body(request)
+    created = await asyncio.to_thread(_manager(ctx).create_network, body)
+    return json_response(created, 201)
+
+
+async def remove_network(request: web.Request) -> web.StreamResponse:
+    ctx = context(request)
+    await asyncio.to_thread(_manager(ctx).remove_network, request.match_info["id"])
+    return web.Response(status=204)
+
+
+async def connect(request: web.Request) -> web.StreamResponse:
+    ctx = context(request)
+    body = await _body(request)
+    container = body.get("Container")
+    if not isinstance(container, str) or not container:
+        raise InvalidArgument('invalid connect request: name the container in "Container"')
+    config = body.get("EndpointConfig") or {}
+    if not isinstance(config, dict):
+        raise InvalidArgument("invalid EndpointConfig: use a JSON object")
+    await _engine(ctx).network_connect(container, request.match_info["id"], config)
+    return web.Response(status=200)
+
+
+async def disconnect(request: web.Request) -> web.StreamResponse:
+    ctx = context(request)
+    body = await _body(request)
+    container = body.get("Container")
+    if not isinstance(container, str) or not container:
+        raise InvalidArgument('invalid disconnect request: name the container in "Container"')
+    await _engine(ctx).network_disconnect(container, request.match_info["id"], bool(body.get("Force")))
+    return web.Response(status=200)
+
+
+def _until(values: list[str]) -> float | None:
+    if not values:
+        return None
+    from dockyard.engine.events import parse_time
+
+    return parse_time(values[-1])
+
+
 async def prune_networks(request: web.Request) -> web.StreamResponse:
-    _check_filters({k: v for k, v in filters_param(request).items() if k not in ("until",)})
-    return json_response({"NetworksDeleted": []})
+    ctx = context(request)
+    filters = filters_param(request)
+    _check_filters({k: v for k, v in filters.items() if k not in ("until", "label!")})
+    until = _until(filters.get("until") or [])
+    manager = _manager(ctx)
+    nets = await asyncio.to_thread(manager.networks)
+    in_use = _networks_in_use(ctx, nets)
+    deleted = []
+    for net in nets:
+        if net["Name"] in _BUILTIN or net["Id"] in in_use:
+            continue
+        labels = net["Labels"]
+        if not all(_label_matches(labels, v) for v in filters.get("label", [])):
+            continue
+        if any(_label_matches(labels, v) for v in filters.get("label!", [])):
+            continue
+        if until is not None and _created(net["Created"]) >= until:
+            continue
+        await asyncio.to_thread(manager.remove_network, net["Id"])
+        deleted.append(net["Name"])
+    return json_response({"NetworksDeleted": deleted})
 
 
-async def not_yet(request: web.Request) -> web.StreamResponse:
-    return json_response({"message": NOT_YET}, 501)
+def _created(text: str) -> float:
+    base = text.split(".")[0].rstrip("Z")
+    return float(calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S")))
 
 
 def routes(ctx: object) -> list[web.RouteDef]:
     return [
         web.get("/networks", list_networks),
-        web.post("/networks/create", not_yet),
+        web.post("/networks/create", create_network),
         web.post("/networks/prune", prune_networks),
         web.get("/networks/{id}", inspect_network),
-        web.post("/networks/{id}/connect", not_yet),
-        web.post("/networks/{id}/disconnect", not_yet),
-        web.delete("/networks/{id}", not_yet),
+        web.post("/networks/{id}/connect", connect),
+        web.post("/networks/{id}/disconnect", disconnect),
+        web.delete("/networks/{id}", remove_network),
     ]
