@@ -97,7 +97,7 @@ def remove_layer(data_root: Path, chain_id: str) -> list[Path]:
     top = data_root / DIR
     for home in sorted(top.iterdir()) if top.is_dir() else []:
         lock_path = home / f"{key}.lock"
-        if not (home / key).exists() and not lock_path.exists():
+        if not any(p.exists() for p in (home / key, lock_path, home / f"{key}.tmp")):
             continue
         with open(lock_path, "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
