@@ -127,6 +127,8 @@ class Engine:
         self._background: set[asyncio.Task[Any]] = set()
         self._exiting: set[asyncio.Task[Any]] = set()  # monitors handling an exit right now
         self._runtime_paths: dict[str, str] = {}
+        # MCS levels of creates not yet in the store (cid -> level): two at once never share one
+        self._mcs_pending: dict[str, str] = {}
         from dockyard.engine.volumes import VolumeStore
 
         self.volumes = VolumeStore(self.db.connection, self.data_root, self.events)
@@ -355,6 +357,7 @@ class Engine:
             return await self._create(cid, stored_name, body)
         finally:
             self.store.release(stored_name)
+            self._mcs_pending.pop(cid, None)
 
     async def _create(self, cid: str, stored_name: str, body: dict[str, Any]) -> dict[str, Any]:
         image_ref = body.get("Image") if isinstance(body, dict) else None
@@ -367,11 +370,14 @@ class Engine:
         if self.selinux:
             settings.selinux = True
             settings.mcs_taken = frozenset(
-                labels.Labels(o.process_label, o.mount_label).level for o in self.store if o.mount_label
+                {labels.Labels(o.process_label, o.mount_label).level for o in self.store if o.mount_label}
+                | set(self._mcs_pending.values())
             )
             settings.share_label_with = self._joined_label(body)
         image_config = (image.config or {}).get("config") or {}
         c, warnings = new_container(body, stored_name, image.id, image_config, settings, cid)
+        if c.mount_label:
+            self._mcs_pending[c.id] = labels.Labels(c.process_label, c.mount_label).level
         self.runtime_prefix(c.host_config["Runtime"])  # an unknown runtime is a 400 now, not at start
         mode = hostconfig.check_network_mode(c.host_config["NetworkMode"])
         if mode == "container":
