@@ -12,10 +12,12 @@ files).
 
 from __future__ import annotations
 
+import io
 import os
 import pwd
 import shutil
 import subprocess
+import tarfile
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from dockyard.engine import userns
-from tests.daemon_harness import DockyardDaemon
+from tests.daemon_harness import DOCKER_CLI, DockyardDaemon
 
 pytestmark = [pytest.mark.root, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
 
@@ -185,3 +187,44 @@ def test_remapped_layer_copies(tmp_path: Path) -> None:
         assert copy == tmp_path / "data" / remapped_layers.DIR / "300000.400000" / "sha" / "diff"
     finally:
         syscalls.umount2(str(target), syscalls.MNT_DETACH)
+
+
+def test_docker_cp_gives_files_the_mapped_ids(
+    remapped: tuple[DockyardDaemon, userns.IdMap], host_dir: Path
+) -> None:
+    """`docker cp` into a stopped and into a running remapped container: on the host the files
+    belong to the range (container root is uid_start, uid 1000 is uid_start+1000), inside the
+    container to the ids the tar named; `docker cp` out names the container's ids again."""
+    d, idmap = remapped
+    src = host_dir / "tree"
+    (src / "sub").mkdir(parents=True)
+    (src / "sub" / "f").write_text("root's\n")
+    (host_dir / "user-file").write_text("uid 1000's\n")
+    os.chown(host_dir / "user-file", 1000, 1000)
+    stopped, running = f"userns-{os.getpid()}-cp-stopped", f"userns-{os.getpid()}-cp-running"
+    check = "stat -c '%n %u:%g' /tree /tree/sub/f /user-file"
+    try:
+        d.docker("create", "--name", stopped, "busybox", "sh", "-c", check)
+        d.docker("cp", str(src), f"{stopped}:/tree")
+        d.docker("cp", str(host_dir / "user-file"), f"{stopped}:/user-file")
+        upper = next((d.data_root / "overlay" / "containers").glob(f"{_cid(d, stopped)}*/upper"))
+        on_host = {p: (os.lstat(upper / p).st_uid, os.lstat(upper / p).st_gid)
+                   for p in ("tree", "tree/sub/f", "user-file")}  # fmt: skip
+        root, user = (idmap.uid_start, idmap.gid_start), (idmap.uid_start + 1000, idmap.gid_start + 1000)
+        assert on_host == {"tree": root, "tree/sub/f": root, "user-file": user}
+        inside = d.docker("start", "-a", stopped).stdout.splitlines()
+        assert inside == ["/tree 0:0", "/tree/sub/f 0:0", "/user-file 1000:1000"]
+        argv = [DOCKER_CLI, "cp", f"{stopped}:/user-file", "-"]
+        out = subprocess.run(argv, env=d.env(), capture_output=True, check=True, timeout=60)
+        with tarfile.open(fileobj=io.BytesIO(out.stdout)) as tar:
+            assert [(m.name, m.uid, m.gid) for m in tar.getmembers()] == [("user-file", 1000, 1000)]
+
+        d.docker("run", "-d", "--name", running, "busybox", "sleep", "600")
+        d.docker("cp", str(host_dir / "user-file"), f"{running}:/user-file")
+        d.docker("cp", str(src), f"{running}:/tree")
+        assert d.docker("exec", running, "sh", "-c", check).stdout.splitlines() == inside
+        pid = int(d.docker("inspect", "-f", "{{.State.Pid}}", running).stdout)
+        st = os.lstat(f"/proc/{pid}/root/user-file")
+        assert (st.st_uid, st.st_gid) == user
+    finally:
+        d.docker("rm", "-f", stopped, running, check=False)

@@ -29,6 +29,7 @@ from typing import Any, BinaryIO
 
 from dockyard.engine.archive_resolve import MissingParent, Root, clean
 from dockyard.engine.archive_tar import extract_tar, write_tar
+from dockyard.engine.userns import IdMap
 from dockyard.errors import InvalidArgument, NotFound
 
 HEADER = "X-Docker-Container-Path-Stat"
@@ -62,6 +63,8 @@ class ContainerFS:
     mounts_visible: bool = False
     readonly_rootfs: bool = False
     owner: tuple[int, int] | None = None
+    # --userns-remap: files on the host belong to the range; tars name the container's ids
+    idmap: IdMap | None = None
 
     def open_root(self) -> Root:
         spliced = {} if self.mounts_visible else {m.destination: m.source for m in self.mounts}
@@ -175,13 +178,13 @@ def read_archive(fs: ContainerFS, path: str) -> tuple[dict[str, Any], Generator[
         base = posixpath.basename(abs_path.rstrip("/"))
         if abs_path.endswith("/.") or abs_path == "/":
             base = "."
-        return doc, _generate(root, resolved, base)
-    return doc, _generate(root, resolved, posixpath.basename(abs_path.rstrip("/")))
+        return doc, _generate(root, resolved, base, fs.idmap)
+    return doc, _generate(root, resolved, posixpath.basename(abs_path.rstrip("/")), fs.idmap)
 
 
-def _generate(root: Root, resolved: str, name: str) -> Generator[bytes, None, None]:
+def _generate(root: Root, resolved: str, name: str, idmap: IdMap | None) -> Generator[bytes, None, None]:
     try:
-        yield from write_tar(root, resolved, name)
+        yield from write_tar(root, resolved, name, idmap)
     finally:
         root.close()
 
@@ -233,4 +236,5 @@ def extract_archive(
                 f"container rootfs is marked read-only: copy into a writable volume of {fs.container}"
             )
         owner = fs.owner if copy_uid_gid else None
-        extract_tar(root, dest, stream, no_overwrite_dir_non_dir=no_overwrite_dir_non_dir, owner=owner)
+        extract_tar(root, dest, stream, no_overwrite_dir_non_dir=no_overwrite_dir_non_dir, owner=owner,
+                    idmap=fs.idmap)  # fmt: skip

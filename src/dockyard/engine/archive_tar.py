@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from dockyard.engine.archive_resolve import MissingParent, Root, clean, reopen
+from dockyard.engine.userns import IdMap
 from dockyard.errors import InvalidArgument
 
 _CHUNK = 1 << 20
@@ -35,11 +36,13 @@ def _pad(size: int) -> bytes:
     return b"\0" * (_BLOCK - rest) if rest else b""
 
 
-def _info(name: str, st: os.stat_result) -> tarfile.TarInfo:
+def _info(name: str, st: os.stat_result, idmap: IdMap | None) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
     info.mode = stat.S_IMODE(st.st_mode)
-    info.uid = st.st_uid
-    info.gid = st.st_gid
+    # A remapped container's files are owned by the range on the host: the tar names the ids the
+    # container sees (dockerd's archive IDMap.ToContainer).
+    info.uid = idmap.container_uid(st.st_uid) if idmap else st.st_uid
+    info.gid = idmap.container_gid(st.st_gid) if idmap else st.st_gid
     info.mtime = st.st_mtime
     info.size = 0
     return info
@@ -49,14 +52,14 @@ def _header(info: tarfile.TarInfo) -> bytes:
     return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
 
 
-def write_tar(root: Root, path: str, name: str) -> Iterator[bytes]:
+def write_tar(root: Root, path: str, name: str, idmap: IdMap | None = None) -> Iterator[bytes]:
     """The tar of container path ``path`` (resolved, not followed) with entries named from
     ``name`` ("etc" -> "etc", "etc/passwd", ...); ends with the two zero blocks."""
     links: dict[tuple[int, int], str] = {}
     with root.resolve(path, follow=False) as res:
         if not res.exists:
             return
-        yield from _entry(root, res.parent, res.name, res.fd, res.path, name, links)
+        yield from _entry(root, res.parent, res.name, res.fd, res.path, name, links, idmap)
     yield b"\0" * (2 * _BLOCK)
 
 
@@ -68,10 +71,11 @@ def _entry(
     cpath: str,
     name: str,
     links: dict[tuple[int, int], str],
+    idmap: IdMap | None,
 ) -> Iterator[bytes]:
     st = os.fstat(fd)
     mode = st.st_mode
-    info = _info(name, st)
+    info = _info(name, st, idmap)
     key = (st.st_dev, st.st_ino)
     if not stat.S_ISDIR(mode) and st.st_nlink > 1 and key in links:
         info.type = tarfile.LNKTYPE
@@ -83,7 +87,7 @@ def _entry(
         if not info.name.endswith("/"):
             info.name += "/"
         yield _header(info)
-        yield from _children(root, fd, cpath, name, links)
+        yield from _children(root, fd, cpath, name, links, idmap)
         return
     if stat.S_ISLNK(mode):
         info.type = tarfile.SYMTYPE
@@ -130,7 +134,7 @@ def _file_data(fd: int, size: int) -> Iterator[bytes]:
 
 
 def _children(
-    root: Root, dir_fd: int, cpath: str, name: str, links: dict[tuple[int, int], str]
+    root: Root, dir_fd: int, cpath: str, name: str, links: dict[tuple[int, int], str], idmap: IdMap | None
 ) -> Iterator[bytes]:
     rfd = reopen(dir_fd, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -149,7 +153,7 @@ def _children(
             continue  # removed while we walked
         try:
             child_name = posixpath.join(name, child) if name not in ("", ".") else f"./{child}"
-            yield from _entry(root, dir_fd, child, cfd, child_cpath, child_name, links)
+            yield from _entry(root, dir_fd, child, cfd, child_cpath, child_name, links, idmap)
         finally:
             os.close(cfd)
 
@@ -173,6 +177,10 @@ def _remove(parent: int, name: str, st: os.stat_result) -> None:
         os.unlink(name, dir_fd=parent)
 
 
+def _to_host(idmap: IdMap, uid: int, gid: int) -> tuple[int, int]:
+    return idmap.host_uid(uid), idmap.host_gid(gid)
+
+
 def extract_tar(
     root: Root,
     dest: str,
@@ -180,15 +188,25 @@ def extract_tar(
     *,
     no_overwrite_dir_non_dir: bool,
     owner: tuple[int, int] | None,
+    idmap: IdMap | None = None,
 ) -> None:
+    """Extract into folder ``dest``: entries keep the tar's owners, or all take ``owner``; with
+    ``idmap`` those are container ids, written as the range's host ids (dockerd's
+    IDMap.ToHost), and folders made on the way belong to container root."""
     dir_times: list[tuple[str, float]] = []
+    parents = owner
+    if idmap is not None:
+        parents = _to_host(idmap, *owner) if owner else (idmap.uid_start, idmap.gid_start)
     try:
         tar = tarfile.open(fileobj=stream, mode="r|*")  # noqa: SIM115 -- closed below, after the loop
     except tarfile.TarError as exc:
         raise InvalidArgument(f"the request body is not a tar archive: {exc}") from None
     try:
         for member in tar:
-            _extract_one(root, dest, tar, member, no_overwrite_dir_non_dir, owner, dir_times)
+            ids = owner or (member.uid, member.gid)
+            if idmap is not None:
+                ids = _to_host(idmap, *ids)
+            _extract_one(root, dest, tar, member, no_overwrite_dir_non_dir, ids, parents, dir_times)
     except tarfile.TarError as exc:
         raise InvalidArgument(f"malformed tar archive: {exc}") from None
     finally:
@@ -208,7 +226,8 @@ def _extract_one(
     tar: tarfile.TarFile,
     member: tarfile.TarInfo,
     no_overwrite: bool,
-    owner: tuple[int, int] | None,
+    owner: tuple[int, int],
+    parents: tuple[int, int] | None,
     dir_times: list[tuple[str, float]],
 ) -> None:
     if member.type in (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK):
@@ -219,11 +238,11 @@ def _extract_one(
             f"invalid tar entry {member.name!r}: only a folder can name the extraction folder"
         )
     parent_path, name = posixpath.split(cpath)
-    uid, gid = owner if owner is not None else (member.uid, member.gid)
+    uid, gid = owner
     if cpath == dest:
         return  # "." of the archive: the folder exists; dockerd leaves its metadata alone
     try:
-        parent = root.mkdirs(parent_path, 0o755, owner)
+        parent = root.mkdirs(parent_path, 0o755, parents)
     except MissingParent as exc:
         raise InvalidArgument(f"cannot extract {member.name!r}: {exc.path} is not a folder") from None
     with parent:

@@ -121,6 +121,9 @@ class Container:
     log_path: str = ""
     runtime_argv: list[str] = field(default_factory=list)
     exec_ids: list[str] = field(default_factory=list)
+    # SELinux (engine/labels.py): set at create on a host with SELinux; "" when unlabeled
+    process_label: str = ""
+    mount_label: str = ""
 
     @property
     def short_id(self) -> str:

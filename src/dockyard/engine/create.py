@@ -25,6 +25,9 @@ class CreateSettings:
     default_runtime: str
     data_root: str = ""  # where container layers live: what --storage-opt size would need
     idmap: userns.IdMap | None = None  # the daemon's --userns-remap map
+    selinux: bool = False  # the host has SELinux and the daemon labels containers (engine/labels.py)
+    mcs_taken: frozenset[str] = frozenset()  # MCS levels other containers hold
+    share_label_with: str = ""  # process label of the container whose ipc/pid namespace is joined
 
 
 def new_container(
@@ -46,7 +49,7 @@ def new_container(
     )
     mode = hostconfig.check_network_mode(host["NetworkMode"])
     security = hostconfig.parse_security_opts(host.get("SecurityOpt") or [])
-    labels.check_host(security.labels, security.apparmor)
+    labels.check_host(security.labels, security.apparmor, selinux=settings.selinux)
     userns.check_host_config(host, settings.idmap)
     if host.get("StorageOpt"):
         storage_opt.check(host["StorageOpt"], settings.data_root or "/")
@@ -76,4 +79,9 @@ def new_container(
         path=path,
         args=args,
     )
+    if settings.selinux:
+        got = labels.for_container(
+            security.labels, host, set(settings.mcs_taken), share_with=settings.share_label_with
+        )
+        container.process_label, container.mount_label = got.process, got.mount
     return container, warnings

@@ -34,6 +34,7 @@ from dockyard.engine import filters as list_filters
 from dockyard.engine import (
     hostconfig,
     idmapped,
+    labels,
     mounts,
     names,
     networking,
@@ -81,6 +82,7 @@ class EngineOptions:
     cgroup_parent: str = "/dockyard"
     stop_timeout: int = 10
     userns_remap: str = ""  # --userns-remap: "default", USER[:GROUP], UID[:GID]; "" off
+    selinux: bool | None = None  # label containers (engine/labels.py); None: when the host has SELinux
 
 
 def _exit_code_for(message: str) -> int:
@@ -109,6 +111,7 @@ class Engine:
         self.events = events if events is not None else EventBus()
         self.features = hostconfig.HostFeatures.detect()
         self.idmap = userns.resolve(options.userns_remap) if options.userns_remap else None
+        self.selinux = labels.selinux_enabled() if options.selinux is None else options.selinux
         # --userns-remap: image layers through idmapped mounts where this kernel stacks them in
         # an overlay, else remapped copies made once per layer (engine/remapped_layers.py)
         self.idmapped_layers = self.idmap is not None and idmapped.supported(self.data_root)
@@ -116,6 +119,8 @@ class Engine:
             for root in (self.data_root, self.exec_root):
                 (root / "containers").mkdir(parents=True, exist_ok=True)
                 userns.make_traversable(root / "containers")
+        # A removed image layer takes its remapped copies with it (engine/remapped_layers.py).
+        images.layer_removed.append(self._drop_remapped_copies)
         self.db = EngineDB(self.data_root / "engine.db")
         self.store = ContainerStore(self.db)
         self._live: dict[str, Live] = {}
@@ -123,6 +128,8 @@ class Engine:
         self._background: set[asyncio.Task[Any]] = set()
         self._exiting: set[asyncio.Task[Any]] = set()  # monitors handling an exit right now
         self._runtime_paths: dict[str, str] = {}
+        # MCS levels of creates not yet in the store (cid -> level): two at once never share one
+        self._mcs_pending: dict[str, str] = {}
         from dockyard.engine.volumes import VolumeStore
 
         self.volumes = VolumeStore(self.db.connection, self.data_root, self.events)
@@ -184,6 +191,10 @@ class Engine:
         except Exception:
             return {}
 
+    def _drop_remapped_copies(self, chain_id: str) -> None:
+        for copy in remapped_layers.remove_layer(self.data_root, chain_id):
+            log.info("removed the remapped copy %s of layer %s", copy, chain_id)
+
     # ------------------------------------------------------------------ daemon start / stop
 
     async def start(self) -> None:
@@ -194,6 +205,10 @@ class Engine:
 
         # The zygote that forks shims starts now, not on the first `docker run`'s path.
         await asyncio.to_thread(shim.start_zygote)
+        # Copies of layers removed while no daemon of ours watched (remapped_layers.sweep).
+        await asyncio.to_thread(
+            remapped_layers.sweep, self.data_root, lambda key: self.images.snapshots.has(f"sha256:{key}")
+        )
         to_restart: list[Container] = []
         for c in self.store:
             if c.state.status == "removing":
@@ -331,6 +346,7 @@ class Engine:
             return await self._create(cid, stored_name, body)
         finally:
             self.store.release(stored_name)
+            self._mcs_pending.pop(cid, None)
 
     async def _create(self, cid: str, stored_name: str, body: dict[str, Any]) -> dict[str, Any]:
         image_ref = body.get("Image") if isinstance(body, dict) else None
@@ -340,8 +356,17 @@ class Engine:
         settings = CreateSettings(
             self.features, self.runtime_names(), self.options.default_runtime, str(self.data_root), self.idmap
         )
+        if self.selinux:
+            settings.selinux = True
+            settings.mcs_taken = frozenset(
+                {labels.Labels(o.process_label, o.mount_label).level for o in self.store if o.mount_label}
+                | set(self._mcs_pending.values())
+            )
+            settings.share_label_with = self._joined_label(body)
         image_config = (image.config or {}).get("config") or {}
         c, warnings = new_container(body, stored_name, image.id, image_config, settings, cid)
+        if c.mount_label:
+            self._mcs_pending[c.id] = labels.Labels(c.process_label, c.mount_label).level
         self.runtime_prefix(c.host_config["Runtime"])  # an unknown runtime is a 400 now, not at start
         mode = hostconfig.check_network_mode(c.host_config["NetworkMode"])
         if mode == "container":
@@ -373,6 +398,16 @@ class Engine:
             raise
         self._publish(c, "create")
         return {"Id": c.id, "Warnings": warnings}
+
+    def _joined_label(self, body: dict[str, Any]) -> str:
+        """The process label of the container whose ipc or pid namespace ``body`` joins."""
+        hc = body.get("HostConfig") if isinstance(body, dict) else None
+        for key in ("IpcMode", "PidMode"):
+            value = str((hc or {}).get(key) or "") if isinstance(hc, dict) else ""
+            if value.startswith("container:"):
+                with contextlib.suppress(NotFound):
+                    return self.get(value.partition(":")[2]).process_label
+        return ""
 
     def _resolve_image(self, ref: str) -> Any:
         try:
@@ -687,6 +722,10 @@ class Engine:
                     continue
                 if os.path.isdir(image_path):
                     self.volumes.populate(mp.name, image_path)
+        own = labels.Labels(c.process_label, c.mount_label)
+        for mp in c.mounts:
+            if mp.type in ("bind", "volume") and mp.source:
+                labels.relabel_mount(mp.source, mp.mode, own)  # :z / :Z (nothing when unlabeled)
         workdir = c.config.get("WorkingDir")
         if workdir and workdir != "/":
             from dockyard.runtime.paths import secure_join
@@ -1369,12 +1408,15 @@ class Engine:
                 return None  # a user the container does not know: the tar's owners stay
             return u.uid, u.gid
 
+        # Running or not, the daemon reads and writes as host root: a remapped container's ids
+        # are shifted into its range both ways.
+        idmap = userns.wanted(c.host_config, self.idmap)
         if c.state.status in ("running", "paused") and c.state.pid:
             root = f"/proc/{c.state.pid}/root"
-            yield ContainerFS(c.bare_name, root, fs_mounts, True, readonly, owner(root))
+            yield ContainerFS(c.bare_name, root, fs_mounts, True, readonly, owner(root), idmap)
             return
         async with self.mounted_rootfs(c) as rootfs:
-            yield ContainerFS(c.bare_name, str(rootfs), fs_mounts, False, readonly, owner(str(rootfs)))
+            yield ContainerFS(c.bare_name, str(rootfs), fs_mounts, False, readonly, owner(str(rootfs)), idmap)
 
     async def commit(
         self,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import random
 from dataclasses import dataclass
+from typing import Any
 
 from dockyard.errors import InvalidArgument
 
@@ -99,10 +100,56 @@ def container_labels(options: list[str], taken: set[str], rng: random.Random | N
     return Labels(process, mount)
 
 
+def for_container(
+    options: list[str], host_config: dict[str, Any], taken: set[str], *, share_with: str = "",
+    rng: random.Random | None = None,
+) -> Labels:  # fmt: skip
+    """A new container's labels on an SELinux host, as dockerd's parseSecurityOpt + InitLabels.
+
+    The host's ipc or pid namespace, or --privileged, turns labeling off (a confined process
+    could not use them); ``share_with``, the process label of the container whose ipc or pid
+    namespace this one joins, is taken over whole (dockerd's DupSecOpt), so both share a level.
+    The container's own ``label=`` options come last and win.
+    """
+    base: list[str] = []
+    if host_config.get("Privileged") or "host" in (host_config.get("IpcMode"), host_config.get("PidMode")):
+        base = ["disable"]
+    elif share_with:
+        user, role, ptype, level = share_with.split(":", 3)
+        base = [f"user:{user}", f"role:{role}", f"type:{ptype}", f"level:{level}"]
+    return container_labels(base + list(options), taken, rng)
+
+
 def shared_label(labels: Labels) -> str:
     """A ``:z`` volume's label: the container's file label at level s0, usable by all containers."""
     user, role, ftype = labels.mount.split(":")[:3]
     return f"{user}:{role}:{ftype}:s0"
+
+
+#: Folders go-selinux's Relabel refuses: relabeling them would break the host itself.
+_NEVER_RELABEL = frozenset(
+    ("/", "/bin", "/boot", "/dev", "/etc", "/etc/passwd", "/etc/pki", "/etc/shadow", "/home", "/lib",
+     "/lib64", "/media", "/opt", "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr",
+     "/var", "/var/lib", "/var/log")
+)  # fmt: skip
+
+
+def relabel_mount(source: str, mode: str, labels: Labels) -> str:
+    """Relabel a bind or volume source for its ``z``/``Z`` mode; returns the label set, or "".
+
+    ``Z``: the container's private label (its level); ``z``: the shared one (level s0), as
+    go-selinux's label.Relabel. Nothing happens when the container is not labeled.
+    """
+    opts = set(mode.split(",")) if mode else set()
+    if not labels.mount or not opts & {"z", "Z"}:
+        return ""
+    if os.path.normpath(source) in _NEVER_RELABEL:
+        raise InvalidArgument(
+            f"SELinux relabeling of {source} is not allowed: mount a folder below it, or drop :z/:Z"
+        )
+    label = labels.mount if "Z" in opts else shared_label(labels)
+    relabel(source, label)
+    return label
 
 
 def relabel(path: str, label: str) -> None:

@@ -8,8 +8,8 @@ points in inspect's sense (dockerd lists them nowhere but HostConfig), so they a
 
 Binds: ``src:dst[:opts]`` (or ``dst`` alone: an anonymous volume). An absolute ``src`` is a
 bind mount (created as a folder when missing, as dockerd does for -v), anything else a volume
-name. Options: ro/rw, z/Z (SELinux relabel:
-accepted, nothing to do without SELinux), nocopy, and a propagation mode.
+name. Options: ro/rw, z/Z (SELinux relabel at start, engine/labels.relabel_mount; nothing to do
+without SELinux), nocopy, and a propagation mode.
 """
 
 from __future__ import annotations

@@ -6,17 +6,21 @@ copy of each layer with every owner shifted into the range, made once per layer 
 ``<data-root>/overlay-remapped/<uid>.<gid>/<chain hex>/diff`` and shared by every container of
 that image. A copy is made in a temporary folder and renamed into place when complete, under a
 lock, so two starts of one image never see half a layer. Ids beyond the range map to the
-overflow id 65534, as the kernel shows unmapped ids. The copies are removed with
-``remove_all``; a removed image's copies stay until then (its layers' names are content hashes,
-so a stale copy is never wrong, only disk).
+overflow id 65534, as the kernel shows unmapped ids.
+
+A layer's copies (one per range) go when the image store removes the layer (``remove_layer``,
+hooked to ``ImageService.layer_removed``: image rm, image/builder/system prune, check --repair);
+``sweep`` at engine start drops copies of layers removed while no remapping daemon listened.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from dockyard.engine.userns import IdMap
@@ -25,6 +29,7 @@ from dockyard.snapshots.mount import mount_overlay
 from dockyard.snapshots.overlay import OverlayMount
 
 DIR = "overlay-remapped"
+_CHAIN_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def _shift(path: str, idmap: IdMap) -> None:
@@ -79,6 +84,43 @@ def mount_remapped_overlay(m: OverlayMount, target: str, idmap: IdMap, data_root
         base=Path("/"), lowers=tuple(str(c).lstrip("/") for c in copies), upper=upper, work=work
     )
     mount_overlay(stack, target)
+
+
+def remove_layer(data_root: Path, chain_id: str) -> list[Path]:
+    """Remove every range's copy of layer ``chain_id`` ("sha256:<hex>" or "<hex>"); the removed
+    copies. Under the copy's lock: a start making the same copy finishes first (the layer is only
+    removed when no container uses it, so no start should want it again)."""
+    key = chain_id.rpartition(":")[2]
+    if not key or "/" in key or key.startswith("."):
+        return []
+    removed: list[Path] = []
+    top = data_root / DIR
+    for home in sorted(top.iterdir()) if top.is_dir() else []:
+        lock_path = home / f"{key}.lock"
+        if not any(p.exists() for p in (home / key, lock_path, home / f"{key}.tmp")):
+            continue
+        with open(lock_path, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if (home / key).exists():
+                shutil.rmtree(home / key, ignore_errors=True)
+                removed.append(home / key)
+            shutil.rmtree(home / f"{key}.tmp", ignore_errors=True)
+            lock_path.unlink(missing_ok=True)
+    return removed
+
+
+def sweep(data_root: Path, layer_exists: Callable[[str], bool]) -> list[Path]:
+    """Remove the copies whose layer is gone (``layer_exists(hex)`` False); the removed copies."""
+    top = data_root / DIR
+    names = (
+        (p.name for home in top.iterdir() if home.is_dir() for p in home.iterdir()) if top.is_dir() else ()
+    )
+    keys = {name.split(".")[0] for name in names}
+    removed: list[Path] = []
+    for key in sorted(keys):
+        if not _CHAIN_HEX.fullmatch(key) or not layer_exists(key):
+            removed += remove_layer(data_root, key)
+    return removed
 
 
 def remove_all(data_root: Path) -> None:

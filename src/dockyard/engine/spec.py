@@ -124,6 +124,8 @@ def build(container: Container, ctx: SpecContext) -> dict[str, Any]:
         process["noNewPrivileges"] = True
     if security.apparmor and security.apparmor != "unconfined":
         process["apparmorProfile"] = security.apparmor
+    if container.process_label:
+        process["selinuxLabel"] = container.process_label
 
     spec: dict[str, Any] = {
         "ociVersion": OCI_VERSION,
@@ -257,6 +259,8 @@ def _linux(
             linux["seccomp"] = to_oci(json.loads(security.seccomp), caps)
         else:
             linux["seccomp"] = to_oci(default_profile(), caps)
+    if container.mount_label:
+        linux["mountLabel"] = container.mount_label  # the runtime's context= (runtime/selinux.py)
     if hc.get("MaskedPaths"):
         linux["maskedPaths"] = list(hc["MaskedPaths"])
     if hc.get("ReadonlyPaths"):

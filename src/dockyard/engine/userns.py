@@ -46,6 +46,13 @@ class IdMap:
     def host_gid(self, gid: int) -> int:
         return self.gid_start + gid if 0 <= gid < self.size else 65534
 
+    def container_uid(self, uid: int) -> int:
+        """A host id as the container sees it; outside the range, the overflow id (as the kernel)."""
+        return uid - self.uid_start if 0 <= uid - self.uid_start < self.size else 65534
+
+    def container_gid(self, gid: int) -> int:
+        return gid - self.gid_start if 0 <= gid - self.gid_start < self.size else 65534
+
     def oci(self) -> dict[str, list[dict[str, int]]]:
         """linux.uidMappings / gidMappings."""
         return {

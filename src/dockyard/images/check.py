@@ -161,7 +161,7 @@ def _repair(
             if chain in containers:
                 report.repaired.append(f"kept layer {chain}: a container uses it")
                 continue
-            svc.snapshots.remove(chain)
+            svc.remove_layer(chain)
             report.repaired.append(f"removed layer {chain}")
     collected = gc.collect(svc)
     report.repaired += [f"removed unused blob {b}" for b in collected.blobs]

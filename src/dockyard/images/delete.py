@@ -153,7 +153,7 @@ def delete_image(svc: ImageService, image_id: str) -> list[dict[str, Any]]:
     used_chains = svc.db.used_chains() | svc.snapshots.in_use_by_containers()
     for layer in reversed(layers):
         if layer.chain_id not in used_chains and svc.snapshots.has(layer.chain_id):
-            svc.snapshots.remove(layer.chain_id)
+            svc.remove_layer(layer.chain_id)
             records.append({"Deleted": layer.chain_id})
     used_blobs = svc.db.used_blobs()
     blobs = {image_id, *(la.blob for la in layers)}

@@ -79,7 +79,7 @@ def collect(svc: ImageService, *, ingest_max_age: float = INGEST_MAX_AGE) -> Col
             if horizon is not None and folder.stat().st_mtime >= horizon:
                 continue
             out.reclaimed += disk_usage(folder)
-            svc.snapshots.remove(chain)
+            svc.remove_layer(chain)
             out.layers.append(chain)
         for link in svc.snapshots.dangling_links():
             link.unlink(missing_ok=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import builtins
 import itertools
+import logging
 import re
 import shutil
 import threading
@@ -41,6 +42,8 @@ from dockyard.snapshots import mount as snapmount
 from dockyard.snapshots.overlay import OverlaySnapshotter
 
 _HEX = re.compile(r"[a-f0-9]{1,64}")
+
+log = logging.getLogger("dockyard.images")
 
 #: ``in_use(image_id)``: truthy when a container uses the image; a string is that container's id
 #: (named in Docker's conflict messages).
@@ -76,6 +79,9 @@ class ImageService:
         for leftover in self.snapshots.leftovers():
             shutil.rmtree(leftover, ignore_errors=True)
         self.content.drop_transient()
+        # Called with a layer's chain id ("sha256:...") after its folder is removed (image rm,
+        # prune, check --repair): the engine drops what it derived from it (remapped copies).
+        self.layer_removed: builtins.list[Callable[[str], None]] = []
 
     @property
     def push_chunk_size(self) -> int | None:
@@ -274,6 +280,15 @@ class ImageService:
             self.set_tag(image.id, target)
 
     # ------------------------------------------------------------------ remove and prune
+
+    def remove_layer(self, chain_id: str) -> None:
+        """Delete one unpacked layer, then tell ``layer_removed``; idempotent."""
+        self.snapshots.remove(chain_id)
+        for hook in self.layer_removed:
+            try:
+                hook(chain_id)
+            except Exception:  # what others derived is theirs to fail on: the layer is gone
+                log.exception("layer-removed hook %r failed for %s", hook, chain_id)
 
     def remove(self, name: str, force: bool, noprune: bool, in_use: InUse) -> builtins.list[dict[str, Any]]:
         from dockyard.images import delete

@@ -138,7 +138,7 @@ def run_init(spec: InitSpec, ch: Channel) -> None:
     for p in linux.get("readonlyPaths") or []:
         rootfs.readonly_path(p)
     for p in linux.get("maskedPaths") or []:
-        rootfs.mask_path(p)
+        rootfs.mask_path(p, linux.get("mountLabel") or "")
     rootfs.remount_ro_if_requested(cfg)
     try:
         os.makedirs(cwd, 0o755, exist_ok=True)

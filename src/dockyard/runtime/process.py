@@ -13,6 +13,7 @@ import _signal  # type: ignore[import-not-found]  # `signal` imports enum: slow 
 import os
 
 from dockyard.errors import ConfigError, InvalidArgument, SystemFailure, Unsupported
+from dockyard.runtime import selinux
 from dockyard.runtime.config import RLIMITS
 from dockyard.util import syscalls as sc
 
@@ -76,7 +77,8 @@ def set_oom_score_adj(value: int, path: str = "/proc/self/oom_score_adj") -> Non
         ) from None
 
 
-def check_lsm(proc: dict[str, Any], linux: dict[str, Any]) -> None:
+def check_lsm(proc: dict[str, Any], linux: dict[str, Any], *, selinux_on: bool | None = None) -> None:
+    """Refuse LSM settings this host cannot apply (``selinux_on``: SELinux's state, None = ask)."""
     if proc.get("apparmorProfile"):
         try:
             with open("/sys/module/apparmor/parameters/enabled") as f:
@@ -89,7 +91,7 @@ def check_lsm(proc: dict[str, Any], linux: dict[str, Any]) -> None:
                 "on this host; remove the profile from config.json"
             )
     wants_selinux = proc.get("selinuxLabel") or linux.get("mountLabel")
-    if wants_selinux and not os.path.exists("/sys/fs/selinux/enforce"):
+    if wants_selinux and not (selinux.enabled() if selinux_on is None else selinux_on):
         field = "process.selinuxLabel" if proc.get("selinuxLabel") else "linux.mountLabel"
         raise Unsupported(f"{field}: SELinux is not enabled on this host; remove the label from config.json")
 

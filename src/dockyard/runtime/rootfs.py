@@ -17,6 +17,7 @@ import stat
 
 from dockyard.errors import ConfigError, SystemFailure
 from dockyard.runtime import mounts as mopts
+from dockyard.runtime import selinux
 from dockyard.runtime.paths import (
     ensure_file_inside,
     mkdir_all_inside,
@@ -66,6 +67,8 @@ class RootfsContext:
         # new cgroup namespace, the init be in its cgroup) by then (init.CgroupSync.made).
         self.cgroup_ready = cgroup_ready
         self.dev_is_bind = False
+        # linux.mountLabel: the context= of every filesystem made here (runtime/selinux.py)
+        self.mount_label: str = (cfg.get("linux") or {}).get("mountLabel") or ""
 
 
 def _mount_at(
@@ -173,8 +176,15 @@ def mount_one(ctx: RootfsContext, m: dict[str, Any]) -> None:
             # Mount rw first so tmpcopyup can fill it, then remount read-only (as runc does).
             flags &= ~sc.MS_RDONLY
             readonly_after = True
+        data = selinux.mount_data(kind, opts.data, ctx.mount_label)
         try:
-            _mount_at(ctx, source, dest, kind, flags, opts.data or None)
+            _mount_at(ctx, source, dest, kind, flags, data or None)
+            if selinux.labels_after_mount(kind, ctx.mount_label):
+                fd = open_inside(ctx.root, dest)
+                try:
+                    selinux.set_file_label(f"/proc/self/fd/{fd}", ctx.mount_label)
+                finally:
+                    os.close(fd)
         except OSError as exc:
             if exc.errno == 1 and kind in ("sysfs", "mqueue") and ctx.userns:
                 # Without a new network namespace (sysfs) or ipc namespace (mqueue) a user namespace
@@ -192,7 +202,7 @@ def mount_one(ctx: RootfsContext, m: dict[str, Any]) -> None:
         if "tmpcopyup" in opts.extensions:
             pass  # the destination was empty in our rootfs image model; nothing to copy up
         if readonly_after:
-            _mount_at(ctx, None, dest, None, sc.MS_REMOUNT | flags | sc.MS_RDONLY, opts.data or None)
+            _mount_at(ctx, None, dest, None, sc.MS_REMOUNT | flags | sc.MS_RDONLY, data or None)
     for p in opts.propagation:
         _mount_at(ctx, None, dest, None, p, None)
 
@@ -365,7 +375,7 @@ def mask_path(path: str, mount_label: str = "") -> None:
     except (FileNotFoundError, NotADirectoryError):
         return
     if stat.S_ISDIR(st.st_mode):
-        sc.mount("tmpfs", path, "tmpfs", sc.MS_RDONLY, None)
+        sc.mount("tmpfs", path, "tmpfs", sc.MS_RDONLY, selinux.format_mount_label("", mount_label) or None)
     else:
         sc.mount("/dev/null", path, None, sc.MS_BIND, None)
 

@@ -31,7 +31,12 @@ _COUNTER = itertools.count()
 
 class InprocDaemon:
     def __init__(
-        self, *, live_restore: bool = False, root: Path | None = None, bridge: str | None = None
+        self,
+        *,
+        live_restore: bool = False,
+        root: Path | None = None,
+        bridge: str | None = None,
+        selinux: bool | None = None,
     ) -> None:
         self.root = root or Path(tempfile.mkdtemp(prefix="dye-", dir="/tmp"))
         self.data_root = self.root / "data"
@@ -39,6 +44,7 @@ class InprocDaemon:
         self.socket = self.root / "api.sock"
         self.bridge = bridge or f"dye{os.getpid()}x{next(_COUNTER)}"
         self.live_restore = live_restore
+        self.selinux = selinux  # EngineOptions.selinux: None asks the host
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.engine: Any = None
@@ -79,7 +85,9 @@ class InprocDaemon:
         await asyncio.to_thread(self.network.start)
         self.events = EventBus()
         self.engine = Engine(
-            EngineOptions(self.data_root, self.exec_root, live_restore=self.live_restore),
+            EngineOptions(
+                self.data_root, self.exec_root, live_restore=self.live_restore, selinux=self.selinux
+            ),
             self.images,
             self.network,
             self.events,
