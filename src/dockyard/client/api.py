@@ -11,8 +11,8 @@ here as ``version``) pins it and skips the ping.
 
 from __future__ import annotations
 
+import _socket
 import _thread
-import socket
 
 from dockyard import __version__
 from dockyard.client import errors, host, http11
@@ -20,6 +20,7 @@ from dockyard.client.hijack import RawStream
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import socket
     from collections.abc import Callable, Iterator, Mapping
     from typing import Any
 
@@ -70,9 +71,9 @@ def encode_filters(filters: Mapping[str, list[str]] | None) -> str | None:
     """The ``filters`` parameter in the docker CLI's shape, ``{"label": {"a=b": true}}``."""
     if not filters:
         return None
-    import json
+    from dockyard.oci import fastjson
 
-    return json.dumps({key: dict.fromkeys(values, True) for key, values in filters.items()})
+    return fastjson.dumps({key: dict.fromkeys(values, True) for key, values in filters.items()})
 
 
 class APIClient:
@@ -96,13 +97,17 @@ class APIClient:
         h = self.host
         try:
             if h.scheme == "unix":
-                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                # The C socket type (the base of socket.socket, with every method used here):
+                # importing `socket` costs enum and selectors, several ms of every command.
+                sock: socket.socket = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)  # type: ignore[assignment]
                 try:
                     sock.connect(h.path)
                 except BaseException:
                     sock.close()
                     raise
                 return sock
+            import socket
+
             sock = socket.create_connection((h.host, h.port), timeout=CONNECT_TIMEOUT)
             sock.settimeout(None)
         except PermissionError as exc:
@@ -183,9 +188,9 @@ class APIClient:
         hdrs = [("Host", "api.moby.localhost" if self.host.scheme == "unix" else self.host.host)]
         hdrs.append(("User-Agent", USER_AGENT))
         if json is not None:
-            import json as _json
+            from dockyard.oci import fastjson
 
-            body = _json.dumps(json).encode()
+            body = fastjson.dumps(json).encode()
             hdrs.append(("Content-Type", "application/json"))
         if upgrade:
             hdrs += [("Connection", "Upgrade"), ("Upgrade", "tcp")]
@@ -244,12 +249,12 @@ class APIClient:
         headers: Mapping[str, str] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Newline-delimited JSON messages of a streamed answer (events, progress, stats)."""
-        import json as _json
+        from dockyard.oci import fastjson
 
         resp = self.request(method, path, params, body=body, json=json, headers=headers)
         try:
             for line in resp.iter_lines():
-                message = _json.loads(line)
+                message = fastjson.loads(line)
                 if isinstance(message, dict):
                     yield message
         finally:

@@ -71,10 +71,10 @@ def from_response(status: int, reason: str, body: bytes) -> DaemonError:
     message = ""
     text = body.decode("utf-8", "replace").strip()
     if text.startswith("{"):
-        import json
+        from dockyard.oci import fastjson
 
         try:
-            data = json.loads(text)
+            data = fastjson.loads(text)
         except ValueError:
             data = None
         if isinstance(data, dict) and isinstance(data.get("message"), str):

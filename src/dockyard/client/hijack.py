@@ -7,12 +7,14 @@ the daemon closes the container's stdin and keeps sending output until the proce
 
 from __future__ import annotations
 
-import socket
+# The C module: `socket` imports enum and selectors, several ms of every command (see api.py).
+import _socket
 
 from dockyard.client.stdcopy import STDOUT, Demuxer
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import socket
     from collections.abc import Iterator
 
     from dockyard.client.http11 import SocketReader
@@ -56,12 +58,12 @@ class RawStream:
     def close_write(self) -> None:
         """Signal stdin's end; a socket the daemon already closed needs no half-close."""
         try:
-            if isinstance(self.sock, socket.socket) and type(self.sock) is not socket.socket:
+            if type(self.sock).__name__ == "SSLSocket":
                 # An SSLSocket drops its TLS state on shutdown(): over TLS stdin's end is not
                 # signalled (docker's tls.Conn.CloseWrite sends close_notify, which ssl cannot
                 # do on one direction only).
                 return
-            self.sock.shutdown(socket.SHUT_WR)
+            self.sock.shutdown(_socket.SHUT_WR)
         except OSError:
             pass
 
@@ -70,7 +72,7 @@ class RawStream:
             return
         self._closed = True
         try:
-            self.sock.shutdown(socket.SHUT_RDWR)
+            self.sock.shutdown(_socket.SHUT_RDWR)
         except OSError:
             pass  # already disconnected
         self.sock.close()

@@ -217,10 +217,10 @@ class Response:
         return b"".join(self.iter_chunks())
 
     def json(self) -> Any:
-        import json
+        from dockyard.oci import fastjson  # `json` imports re and enum: several ms of every command
 
         data = self.read()
-        return json.loads(data) if data.strip() else None
+        return fastjson.loads(data) if data.strip() else None
 
     def iter_lines(self) -> Iterator[bytes]:
         """Newline-delimited records of a streamed body (events, progress, stats)."""

@@ -218,7 +218,7 @@ class _Entry:
     __slots__ = ("data", "stream", "t_ns", "time")
 
     def __init__(self, line: bytes) -> None:
-        from dockyard.util import fastjson
+        from dockyard.oci import fastjson
 
         doc = fastjson.loads(line)
         self.stream: str = doc.get("stream", "stdout")

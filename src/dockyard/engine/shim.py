@@ -166,7 +166,7 @@ async def start_shim(spec: ShimSpec) -> Shim:
                             f"the shim of container {spec.cid} exited before it reported the runtime's "
                             f"create (see {spec.state_dir / st.CRASH_LOG})"
                         )
-                    from dockyard.util import fastjson
+                    from dockyard.oci import fastjson
 
                     doc = fastjson.loads(line)
                     if "ok" not in doc:
@@ -196,7 +196,7 @@ def _send_kill(state_dir: Path) -> bool:
 
     Blocking, but local and short: connect, one line each way (a 2 s bound).
     """
-    from dockyard.util import fastjson
+    from dockyard.oci import fastjson
 
     path = os.path.join(state_dir, st.SOCKET)
     dir_fd = os.open(state_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC) if st.needs_dir_fd(path) else None
@@ -355,7 +355,7 @@ class Shim:
     async def _request(
         self, req: dict[str, Any], answer: bool = True
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, dict[str, Any]]:
-        from dockyard.util import fastjson
+        from dockyard.oci import fastjson
 
         reader, writer = await self._connect()
         try:

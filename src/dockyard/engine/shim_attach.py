@@ -197,7 +197,7 @@ class AttachServer:
         self._update(c)
 
     def _request(self, c: Client, line: bytes) -> None:
-        from dockyard.util import fastjson
+        from dockyard.oci import fastjson
 
         try:
             req = fastjson.loads(line)
@@ -263,7 +263,7 @@ class AttachServer:
         self._update(c)
 
     def _reply(self, c: Client, doc: dict[str, object]) -> None:
-        from dockyard.util import fastjson
+        from dockyard.oci import fastjson
 
         self._send(c, (fastjson.dumps(doc) + "\n").encode())
 
@@ -399,7 +399,7 @@ class AttachServer:
 
     def close(self, exit_doc: dict[str, object] | None = None) -> None:
         """Answer the waiters with ``exit_doc`` (exit.json is written), stop listening, close all."""
-        from dockyard.util import fastjson
+        from dockyard.oci import fastjson
 
         self._closing = None
         self.loop.remove(self.listener.fileno())

@@ -69,7 +69,7 @@ class Zygote:
 
     def spawn(self, spec: dict[str, Any], sync: socket.socket, ctl: socket.socket | None = None) -> None:
         """Ask the zygote for a shim process; it reports on ``sync`` and takes more on ``ctl``."""
-        from dockyard.util import fastjson
+        from dockyard.oci import fastjson
 
         msg = fastjson.dumps(spec).encode()
         fds = [sync.fileno()] + ([ctl.fileno()] if ctl is not None else [])
@@ -105,7 +105,7 @@ def spawn_exec(spec: dict[str, Any], sync: socket.socket, ctl: socket.socket | N
     interpreter's start (tens of milliseconds): this launcher is for comparison, not for the
     daemon's hot path.
     """
-    from dockyard.util import fastjson
+    from dockyard.oci import fastjson
 
     fds = [sync.fileno()] + ([ctl.fileno()] if ctl is not None else [])
     proc = subprocess.Popen(
@@ -137,7 +137,7 @@ class Group:
 
     def drain(self) -> bool:
         """Take in the reports waiting on the socket; False when the process is gone."""
-        from dockyard.util import fastjson
+        from dockyard.oci import fastjson
 
         while True:
             try:
@@ -181,7 +181,7 @@ class Pool:
 
     def spawn(self, spec: dict[str, Any], sync: socket.socket) -> None:
         """Hand ``spec`` to a shim process; it reports on ``sync`` (our copy may be closed after)."""
-        from dockyard.util import fastjson
+        from dockyard.oci import fastjson
 
         self.tidy()
         for g in list(self.groups):

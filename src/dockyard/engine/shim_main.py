@@ -104,7 +104,7 @@ class Host:
             loop.add(ctl_fd, IN, self._on_ctl)
 
     def add(self, spec: dict[str, Any], sync_fd: int) -> None:
-        from dockyard.util import fastjson
+        from dockyard.oci import fastjson
 
         fd = sync_fd
 
@@ -152,7 +152,7 @@ class Host:
             if not msg:
                 self._ctl_closed()
                 return
-            from dockyard.util import fastjson
+            from dockyard.oci import fastjson
 
             try:
                 doc = fastjson.loads(msg)
@@ -177,7 +177,7 @@ class Host:
 
     def _report(self) -> None:
         from dockyard.engine.shim_loop import OUT
-        from dockyard.util import fastjson
+        from dockyard.oci import fastjson
 
         if self.ctl is None:
             return
@@ -230,7 +230,7 @@ def preload() -> None:
     import dockyard.engine.stdcopy
     import dockyard.errors
     import dockyard.util.atomic
-    import dockyard.util.fastjson
+    import dockyard.oci.fastjson
     import dockyard.util.syscalls  # noqa: F401
 
 
@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     The first process exits at once (its parent, the daemon, reaps it); the shim goes on in a
     child reparented to init, as a zygote-forked shim is.
     """
-    from dockyard.util import fastjson
+    from dockyard.oci import fastjson
 
     args = sys.argv[1:] if argv is None else argv
     if len(args) not in (2, 3):

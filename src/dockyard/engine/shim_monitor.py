@@ -288,7 +288,7 @@ class Monitor:
             "log_path": self.spec.get("log_path"),
             "cid": self.cid,
         }
-        from dockyard.util import fastjson
+        from dockyard.oci import fastjson
         from dockyard.util.atomic import write_atomic
 
         write_atomic(
@@ -303,7 +303,7 @@ class Monitor:
 
     def _runtime_error(self, code: int) -> str:
         """The runtime's error: the last error line of its --log, else its stderr text."""
-        from dockyard.util import fastjson
+        from dockyard.oci import fastjson
 
         msg = ""
         try:
@@ -586,7 +586,7 @@ class Monitor:
 
     def _write_exit(self) -> None:
         """The last step: exit.json, then the waiters' answers; whoever sees it finds all done."""
-        from dockyard.util import fastjson
+        from dockyard.oci import fastjson
         from dockyard.util.atomic import write_atomic
 
         doc = {

@@ -94,7 +94,7 @@ def needs_dir_fd(path: str) -> bool:
 
 def read_json(path: str) -> dict[str, object] | None:
     """A small JSON state file, or None when it is missing or (never expected) unreadable."""
-    from dockyard.util import fastjson
+    from dockyard.oci import fastjson
 
     try:
         with open(path, "rb") as f:

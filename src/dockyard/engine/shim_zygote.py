@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     ctl = socket.socket(fileno=int(args[0]))
     gc.disable()
     from dockyard.engine import shim_main
-    from dockyard.util import fastjson
+    from dockyard.oci import fastjson
 
     shim_main.preload()
     signal.signal(signal.SIGINT, signal.SIG_IGN)

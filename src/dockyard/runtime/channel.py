@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from dockyard.util import fastjson
+from dockyard.oci import fastjson
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

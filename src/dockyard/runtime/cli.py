@@ -390,7 +390,7 @@ def _int_flag(flags: dict[str, Any], name: str) -> int:
 
 
 def _print_json(doc: Any, indent: int | None = None) -> None:
-    from dockyard.util import fastjson
+    from dockyard.oci import fastjson
 
     sys.stdout.write(fastjson.dumps(doc, indent=indent) + "\n")
 

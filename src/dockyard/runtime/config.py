@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 from dockyard.errors import ConfigError
-from dockyard.util import fastjson
+from dockyard.oci import fastjson
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

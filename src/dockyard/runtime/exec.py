@@ -18,7 +18,7 @@ from dockyard.runtime.launch import raise_remote, start_stages
 from dockyard.runtime.namespaces import NamespacePlan, same_namespace
 from dockyard.runtime.process import Finalizer, reset_signals, set_oom_score_adj
 from dockyard.runtime.state import StateDir, status
-from dockyard.util import fastjson
+from dockyard.oci import fastjson
 from dockyard.util import syscalls as sc
 from dockyard.util.atomic import write_atomic
 

@@ -10,7 +10,7 @@ import os
 import time
 
 from dockyard.errors import DockyardError
-from dockyard.util import fastjson
+from dockyard.oci import fastjson
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

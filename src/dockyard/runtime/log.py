@@ -22,7 +22,7 @@ class Logger:
         t = time.time()
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int((t % 1) * 1e9):09d}Z"
         if self.fmt == "json":
-            from dockyard.util import fastjson
+            from dockyard.oci import fastjson
 
             line = fastjson.dumps({"level": level, "msg": msg, "time": stamp})
         else:

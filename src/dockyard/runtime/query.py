@@ -8,7 +8,7 @@ import time
 
 from dockyard.errors import Conflict, InvalidArgument, NotFound
 from dockyard.runtime.state import OCI_VERSION, State, StateDir, status
-from dockyard.util import fastjson
+from dockyard.oci import fastjson
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ import os
 import time
 
 from dockyard.errors import Conflict, InvalidArgument, NotFound
-from dockyard.util import fastjson
+from dockyard.oci import fastjson
 from dockyard.util.atomic import write_atomic
 
 TYPE_CHECKING = False

@@ -6,7 +6,7 @@ import sys
 
 from dockyard.errors import Conflict, InvalidArgument
 from dockyard.runtime.state import StateDir, status
-from dockyard.util import fastjson
+from dockyard.oci import fastjson
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
