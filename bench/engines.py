@@ -123,7 +123,9 @@ class Dockyard(Engine):
             self.proc.wait(60)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-        subprocess.run(["ip", "link", "del", self.bridge], capture_output=True, check=False)
+        from dockyard.network.manager import cleanup_bridge
+
+        cleanup_bridge(self.bridge)  # the bridge, its iptables chains and nft table
         _unmount_below(self.root)
         shutil.rmtree(self.root, ignore_errors=True)
 

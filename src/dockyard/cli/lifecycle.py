@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dockyard.cli import humanize, units
 from dockyard.cli.command import Command, Exit
-from dockyard.cli.formatter import filters
 from dockyard.client.api import encode_filters, quote_path
 from dockyard.client.errors import DaemonError
 from dockyard.errors import DockyardError
@@ -235,6 +234,8 @@ def prune(ctx: Context, argv: list[str]) -> int:
     opts, _ = cmd.parse(argv)
     if not opts.force and not confirm(ctx, "WARNING! This will remove all stopped containers."):
         return 0
+    from dockyard.cli.formatter import filters  # its template engine is not needed by rm, stop...
+
     result = (
         ctx.client.call("POST", "/containers/prune", {"filters": encode_filters(filters(opts.filter))}) or {}
     )
