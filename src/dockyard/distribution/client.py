@@ -314,6 +314,13 @@ class RegistryClient:
         resp.release()
         detail = _error_text(body) or f"HTTP {resp.status}"
         if resp.status in (401, 403):
+            if not _error_text(body):
+                # A HEAD answer has no body to explain itself: say what Docker says, and the fix.
+                detail = (
+                    "unauthorized: authentication required"
+                    if resp.status == 401
+                    else "denied: requested access to the resource is denied"
+                ) + f" (run `docker login {self.endpoint.domain}` with an account that may)"
             raise Unauthorized(f"{what}: {detail}")
         if resp.status == 404:
             raise NotFound(f"{what}: {detail}")

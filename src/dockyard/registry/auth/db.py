@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -46,11 +47,26 @@ class Database:
         # One connection used from the event loop and worker threads, serialised by the lock.
         self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
         self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA foreign_keys=ON")
         self.conn.execute("PRAGMA busy_timeout=10000")
-        self.conn.executescript(SCHEMA)
+        # Several worker processes open the database at once when the server starts. Switching a
+        # new file to WAL takes an exclusive lock, and SQLite answers "database is locked" at once
+        # to the loser of that race, without waiting in the busy handler: try again for a while.
+        self._retry_locked(lambda: self.conn.execute("PRAGMA journal_mode=WAL"))
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        self._retry_locked(lambda: self.conn.executescript(SCHEMA))
         os.chmod(path, 0o600)
+
+    @staticmethod
+    def _retry_locked(step: Callable[[], object], seconds: float = 10.0) -> None:
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                step()
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     def query(self, sql: str, *args: Any) -> list[sqlite3.Row]:
         with self._lock:
