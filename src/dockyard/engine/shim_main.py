@@ -229,8 +229,8 @@ def preload() -> None:
     import dockyard.engine.shim_state
     import dockyard.engine.stdcopy
     import dockyard.errors
-    import dockyard.util.atomic
     import dockyard.oci.fastjson
+    import dockyard.util.atomic
     import dockyard.util.syscalls  # noqa: F401
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 from dockyard.errors import Conflict, InvalidArgument, SystemFailure
+from dockyard.oci import fastjson
 from dockyard.runtime import config
 from dockyard.runtime.channel import Channel
 from dockyard.runtime.config import NAMESPACE_PROC
@@ -18,7 +19,6 @@ from dockyard.runtime.launch import raise_remote, start_stages
 from dockyard.runtime.namespaces import NamespacePlan, same_namespace
 from dockyard.runtime.process import Finalizer, reset_signals, set_oom_score_adj
 from dockyard.runtime.state import StateDir, status
-from dockyard.oci import fastjson
 from dockyard.util import syscalls as sc
 from dockyard.util.atomic import write_atomic
 

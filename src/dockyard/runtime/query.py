@@ -7,8 +7,8 @@ import sys
 import time
 
 from dockyard.errors import Conflict, InvalidArgument, NotFound
-from dockyard.runtime.state import OCI_VERSION, State, StateDir, status
 from dockyard.oci import fastjson
+from dockyard.runtime.state import OCI_VERSION, State, StateDir, status
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

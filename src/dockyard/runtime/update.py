@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 
 from dockyard.errors import Conflict, InvalidArgument
-from dockyard.runtime.state import StateDir, status
 from dockyard.oci import fastjson
+from dockyard.runtime.state import StateDir, status
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
