@@ -99,8 +99,13 @@ def test_exec_it(cli_engine: CliEngine, tmux: Tmux, names: list[str]) -> None:
     try:
         tmux.wait_text(session, prompt, 20, "the exec shell prompt")
         tmux.send(session, "echo tty-$((6*7)); tty")
-        screen = tmux.wait_text(session, lambda ls: "tty-42" in ls, 10, "tty-42")
-        assert any(line.startswith("/dev/pts/") for line in screen.splitlines())
+        screen = tmux.wait_text(
+            session,
+            lambda ls: "tty-42" in ls and any(line.startswith("/dev/pts/") for line in ls),
+            10,
+            "tty-42 and the terminal's /dev/pts name",
+        )
+        assert "tty-42" in screen
         tmux.send(session, "exit 4")
         assert tmux.wait_exit(session, 20, "exec -it to end") == 4
     finally:
