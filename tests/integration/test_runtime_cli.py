@@ -341,3 +341,33 @@ def test_update_by_flags_and_by_resources_json(
     res = runtime("update", "--resources", "-", cid, input=json.dumps({"pids": {"limit": 7}}))
     assert res.returncode == 0, res.stderr
     assert Path(f"/sys/fs/cgroup/pids{cg}/pids.max").read_text().strip() == "7"
+
+
+@ours
+def test_seccomp_programs_are_cached_and_checked(runtime: Runtime, bundle: BundleFactory) -> None:
+    """The compiled program is kept under --root and used by the next container with that profile;
+    a damaged entry is compiled again, never installed."""
+    profile = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}],
+    }
+    b = bundle(["sh", "-c", "mkdir /tmp/x; echo mkdir=$?"], linux={"seccomp": profile})
+    cache = Path(runtime.root) / "seccomp:cache"
+
+    def denied() -> None:
+        res = runtime("run", "--bundle", b, runtime.new_id())
+        assert res.returncode == 0, res.stderr
+        assert "mkdir=1" in res.stdout and "Function not implemented" in res.stderr, res
+
+    denied()
+    (entry,) = cache.glob("*.bpf")
+    first = entry.stat()
+    denied()  # from the cache: the entry is read, not rewritten
+    assert entry.stat().st_ino == first.st_ino and entry.stat().st_mtime_ns == first.st_mtime_ns
+    data = bytearray(entry.read_bytes())
+    data[-10] ^= 0xFF  # one byte of the next-to-last instruction's constant
+    entry.write_bytes(bytes(data))
+    denied()  # the checksum no longer matches: compiled again, and the entry replaced
+    assert entry.read_bytes() != bytes(data)
+    assert "seccomp:cache" not in runtime("list", check=True).stdout

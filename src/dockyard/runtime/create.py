@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 from dockyard.errors import ConfigError, InvalidArgument, SystemFailure
-from dockyard.runtime import cgroups, config, hooks
+from dockyard.runtime import cgroups, config, hooks, seccomp_cache
 from dockyard.runtime.init import InitSpec, run_init
 from dockyard.runtime.launch import Launch, needs_two_stages, raise_remote, start_init, start_stages
 from dockyard.runtime.namespaces import NamespacePlan, write_id_maps
@@ -82,9 +82,9 @@ def _validate_more(cfg: dict[str, Any], layout: cgroups.CgroupLayout) -> Namespa
     proc = cfg["process"]
     capabilities.parse(proc.get("capabilities"))
     if linux.get("seccomp"):
-        from dockyard.runtime import seccomp
+        from dockyard.runtime import seccomp_rules
 
-        seccomp.validate(linux["seccomp"])
+        seccomp_rules.validate(linux["seccomp"])
     if linux.get("resources"):
         cgroups.validate_resources(linux["resources"], layout)
     if plan.new_userns and not (linux.get("uidMappings") and linux.get("gidMappings")):
@@ -173,6 +173,7 @@ def create(opts: CreateOptions) -> Created:
             new_keyring=not opts.no_new_keyring,
             annotations=cfg.get("annotations") or {},
             cgroup_sync=not two_stages,
+            seccomp_cache_dir=os.path.join(opts.root, seccomp_cache.DIR_NAME),
         )
         if mgr is not None:  # two stages
             staged = mgr

@@ -11,7 +11,7 @@ import os
 
 from dockyard.errors import Conflict, InvalidArgument, SystemFailure
 from dockyard.oci import fastjson
-from dockyard.runtime import config
+from dockyard.runtime import config, seccomp_cache
 from dockyard.runtime.channel import Channel
 from dockyard.runtime.config import NAMESPACE_PROC
 from dockyard.runtime.init import setup_console
@@ -163,7 +163,7 @@ def exec_process(opts: ExecOptions) -> int:
         else:
             proxy_fd, console_fd = tty.console_pair()
     seccomp = state.seccomp if not proc.get("seccomp") else proc.get("seccomp")
-    fin = Finalizer(proc, {}, seccomp, opts.preserve_fds)
+    fin = Finalizer(proc, {}, seccomp, opts.preserve_fds, os.path.join(opts.root, seccomp_cache.DIR_NAME))
 
     def stage_b(ch: Channel) -> None:
         os.setsid()

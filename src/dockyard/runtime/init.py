@@ -35,6 +35,7 @@ class InitSpec:
         "new_namespaces",
         "no_pivot",
         "preserve_fds",
+        "seccomp_cache_dir",
         "state_dir_fd",
         "userns",
         "wait_for_hooks",
@@ -58,6 +59,7 @@ class InitSpec:
         *,
         annotations: dict[str, str] | None = None,
         cgroup_sync: bool = False,
+        seccomp_cache_dir: str | None = None,
     ) -> None:
         self.cfg = cfg
         self.bundle = bundle
@@ -76,6 +78,7 @@ class InitSpec:
         # launch.start_init: the runtime makes the cgroup and moves the init into it while the
         # init builds its rootfs (see CgroupSync); cgroup_paths is empty until "cgroup_made".
         self.cgroup_sync = cgroup_sync
+        self.seccomp_cache_dir = seccomp_cache_dir  # seccomp_cache.py: compiled programs
 
 
 def _state_doc(spec: InitSpec, status: str) -> dict[str, Any]:
@@ -101,7 +104,7 @@ def run_init(spec: InitSpec, ch: Channel) -> None:
 
         loopback_up()
     check_lsm(proc, linux)
-    fin = Finalizer(proc, linux, linux.get("seccomp"), spec.preserve_fds)
+    fin = Finalizer(proc, linux, linux.get("seccomp"), spec.preserve_fds, spec.seccomp_cache_dir)
     cgroup = CgroupSync(ch, spec.cgroup_sync, "cgroup" in spec.new_namespaces, spec.cgroup_paths)
     ctx = rootfs.RootfsContext(
         cfg,

@@ -167,11 +167,17 @@ class Finalizer:
     """Carries one process spec (``process`` of config.json or of exec) to execve."""
 
     def __init__(
-        self, proc: dict[str, Any], linux: dict[str, Any], seccomp: dict[str, Any] | None, preserve_fds: int
+        self,
+        proc: dict[str, Any],
+        linux: dict[str, Any],
+        seccomp: dict[str, Any] | None,
+        preserve_fds: int,
+        seccomp_cache_dir: str | None = None,
     ) -> None:
         # Built before pivot_root or setns(mount): from then on the host's Python library is out
         # of reach, so every module and shared library the last steps use is loaded here, and the
-        # seccomp program is compiled here (libseccomp is dlopen()ed on the host side).
+        # seccomp program is compiled here (libseccomp is dlopen()ed on the host side), or read from
+        # the runtime's cache of compiled programs, the folder ``seccomp_cache_dir``.
         from dockyard.runtime import capabilities
 
         self.proc = proc
@@ -182,10 +188,10 @@ class Finalizer:
         self.bpf = b""
         self.bpf_flags = 0
         if seccomp:
-            from dockyard.runtime import seccomp as seccomp_mod
+            from dockyard.runtime import seccomp_cache, seccomp_rules
 
-            self.bpf = seccomp_mod.export_bpf(seccomp)
-            self.bpf_flags = seccomp_mod.filter_flags(seccomp)
+            self.bpf = seccomp_cache.program(seccomp, seccomp_cache_dir)
+            self.bpf_flags = seccomp_rules.filter_flags(seccomp)
         if proc.get("terminal"):
             import socket  # noqa: F401  # tty.send_fd
         user = proc.get("user") or {}
@@ -253,9 +259,9 @@ class Finalizer:
         capabilities.apply(self.caps)
 
     def _load_seccomp(self) -> None:
-        from dockyard.runtime import seccomp
+        from dockyard.runtime import seccomp_rules
 
-        seccomp.install(self.bpf, self.bpf_flags)
+        seccomp_rules.install(self.bpf, self.bpf_flags)
 
     def close_fds(self) -> None:
         os.closerange(3 + self.preserve_fds, 1 << 20)
