@@ -18,11 +18,11 @@ Requests carry credentials in ``X-Registry-Auth``: base64url of ``{"username", "
 
 from __future__ import annotations
 
-import base64
-import json
+import binascii
 import os
 
 from dockyard.errors import InvalidArgument
+from dockyard.oci import fastjson
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -35,6 +35,9 @@ _HUB_NAMES = {"", "docker.io", "index.docker.io", "registry-1.docker.io", "regis
 
 def config_dir(env: Mapping[str, str], override: str | None = None) -> str:
     return override or env.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
+
+
+_URLSAFE = bytes.maketrans(b"+/", b"-_")  # base64.urlsafe_b64encode's alphabet
 
 
 def config_path(env: Mapping[str, str], override: str | None = None) -> str:
@@ -51,7 +54,7 @@ def load(path: str) -> dict[str, Any]:
     if not text.strip():
         return {}
     try:
-        data = json.loads(text)
+        data = fastjson.loads(text)
     except ValueError as exc:
         raise InvalidArgument(f"{path} is not valid JSON ({exc}): fix or remove it") from None
     if not isinstance(data, dict):
@@ -67,6 +70,8 @@ def save(path: str, data: Mapping[str, Any]) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
+            import json  # only here: it imports re and enum, and every command reads the config
+
             json.dump(data, f, indent="\t")
             f.write("\n")
             f.flush()
@@ -142,7 +147,7 @@ def get(config: Mapping[str, Any], server: str) -> tuple[str, str] | None:
         if not out:
             return None
         try:
-            creds = json.loads(out)
+            creds = fastjson.loads(out)
         except ValueError:
             raise InvalidArgument(f"credential helper docker-credential-{helper} gave no JSON") from None
         return str(creds.get("Username") or ""), str(creds.get("Secret") or "")
@@ -154,7 +159,8 @@ def get(config: Mapping[str, Any], server: str) -> tuple[str, str] | None:
             continue
         if entry.get("auth"):
             try:
-                user, _, password = base64.b64decode(entry["auth"], validate=True).decode().partition(":")
+                decoded = binascii.a2b_base64(entry["auth"], strict_mode=True).decode()
+                user, _, password = decoded.partition(":")
             except ValueError:
                 raise InvalidArgument(
                     f'the credentials stored for "{key}" are not base64 "user:password": run dockyard login'
@@ -169,10 +175,10 @@ def put(config: dict[str, Any], server: str, username: str, password: str) -> No
     helper = helper_for(config, server)
     if helper:
         payload = {"ServerURL": _helper_key(server), "Username": username, "Secret": password}
-        _run_helper(helper, "store", json.dumps(payload))
+        _run_helper(helper, "store", fastjson.dumps(payload))
         config.setdefault("auths", {})[server_key(server)] = {}
         return
-    token = base64.b64encode(f"{username}:{password}".encode()).decode()
+    token = binascii.b2a_base64(f"{username}:{password}".encode(), newline=False).decode()
     config.setdefault("auths", {})[server_key(server)] = {"auth": token}
 
 
@@ -194,7 +200,8 @@ def header(username: str = "", password: str = "", server: str = "") -> str:
     payload: dict[str, str] = {}
     if username or password:
         payload = {"username": username, "password": password, "serveraddress": server}
-    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
+    encoded = binascii.b2a_base64(fastjson.dumps(payload).encode(), newline=False)
+    return encoded.translate(_URLSAFE).decode()
 
 
 def header_for(config: Mapping[str, Any], server: str) -> str:
