@@ -123,7 +123,10 @@ for name in dockyard dockyard-runtime; do
 	mv -f "$VENV/bin/$name.new" "$VENV/bin/$name"
 done
 
-# The runtime's module cache, next to its launcher: every module a container start needs, compiled
-# into one file read with one open (dockyard/runtime/codecache.py). Entries are checked against
-# their sources' mtime and size, so a stale cache is only slower, never wrong.
-"$VENV/bin/python" -m dockyard.runtime.codecache "$VENV/bin/dockyard-runtime" >/dev/null
+# The launchers' module caches, next to them: every module a container start (dockyard-runtime) or
+# a client command (dockyard) needs, compiled into one file read with one open
+# (dockyard/runtime/codecache.py). Entries are checked against their sources' mtime and size, so a
+# stale cache is only slower, never wrong.
+for name in dockyard dockyard-runtime; do
+	"$VENV/bin/python" -m dockyard.runtime.codecache "$VENV/bin/$name" >/dev/null
+done

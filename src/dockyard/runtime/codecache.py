@@ -1,11 +1,14 @@
-"""The runtime's modules compiled into one file, which the ``dockyard-runtime`` launcher runs from.
+"""A launcher's modules compiled into one file, which the launcher runs from.
 
     python -m dockyard.runtime.codecache [LAUNCHER]     (re)write LAUNCHER's cache file
 
 LAUNCHER defaults to the ``dockyard-runtime`` next to the running interpreter (the environment's
-bin/); the file is written next to it, named ``dockyard-runtime.<cache tag>.marshal`` (the
-marshal format belongs to one Python version, as a .pyc's). Run it after installing or editing
-the package: scripts/install.sh's compile step is the place.
+bin/); the file is written next to it, named ``<launcher>.<cache tag>.marshal`` (the marshal
+format belongs to one Python version, as a .pyc's). Run it after installing or editing the
+package: scripts/install.sh's compile step is the place. Which modules go in depends on the
+launcher's name (:data:`PROFILES`): ``dockyard-runtime`` gets the runtime and the leaves it
+imports; ``dockyard`` (bin/dockyard, the CLI) gets the CLI, the client, ``dockyard.oci`` and the
+finder module itself (launcher.py), whose CachedModules class serves both launchers.
 
 Why: importing a module through Python's path finder costs importlib's own file work (a folder
 check, a stat of the source, open/read/close of the .pyc, its validation) on top of running the
@@ -26,6 +29,7 @@ from __future__ import annotations
 import marshal
 import os
 import sys
+from typing import NamedTuple
 
 from dockyard.runtime.launcher import FORMAT, Entry
 
@@ -39,6 +43,27 @@ EXCLUDED = ("dockyard.util.busybox",)
 STDLIB = ("__future__",)
 
 
+class Profile(NamedTuple):
+    """What one launcher's cache holds: whole packages, single modules, and exceptions."""
+
+    packages: tuple[str, ...]
+    modules: tuple[str, ...]
+    excluded: tuple[str, ...]
+
+
+#: Launcher name -> its modules. The CLI's: what `dockyard ps` or `rm` imports (DESIGN.md: the CLI
+#: talks only to the client, which imports only oci and errors); `dockyard daemon` and the rest
+#: import normally. launcher.py is there for bin/dockyard to take CachedModules from.
+PROFILES: dict[str, Profile] = {
+    "dockyard-runtime": Profile(PACKAGES, MODULES, EXCLUDED),
+    "dockyard": Profile(
+        ("dockyard.cli", "dockyard.client", "dockyard.oci"),
+        ("dockyard", "dockyard.errors", "dockyard.__main__", "dockyard.runtime.launcher"),
+        (),
+    ),
+}
+
+
 def cache_path(launcher: str) -> str:
     return f"{launcher}.{sys.implementation.cache_tag}.marshal"
 
@@ -47,16 +72,16 @@ def default_launcher() -> str:
     return os.path.join(os.path.dirname(os.path.abspath(sys.executable)), "dockyard-runtime")
 
 
-def _sources(package_root: str) -> dict[str, tuple[str, bool]]:
-    """Module name -> (source path, is a package) for MODULES, PACKAGES and STDLIB."""
+def _sources(package_root: str, profile: Profile) -> dict[str, tuple[str, bool]]:
+    """Module name -> (source path, is a package) for the profile's modules, packages and STDLIB."""
     found: dict[str, tuple[str, bool]] = {}
-    for name in MODULES:
+    for name in profile.modules:
         base = os.path.join(package_root, *name.split("."))
         if os.path.isfile(os.path.join(base, "__init__.py")):
             found[name] = (os.path.join(base, "__init__.py"), True)
         elif os.path.isfile(base + ".py"):
             found[name] = (base + ".py", False)
-    for package in PACKAGES:
+    for package in profile.packages:
         top = os.path.join(package_root, *package.split("."))
         for folder, dirs, files in os.walk(top):
             dirs[:] = sorted(d for d in dirs if d != "__pycache__")
@@ -75,7 +100,7 @@ def _sources(package_root: str) -> dict[str, tuple[str, bool]]:
         module = __import__(name)
         if module.__file__:
             found[name] = (module.__file__, False)
-    for name in EXCLUDED:
+    for name in profile.excluded:
         found.pop(name, None)
     return found
 
@@ -98,12 +123,14 @@ def _imported(source: bytes, known: set[str]) -> tuple[str, ...]:
     return tuple(n for n in dict.fromkeys(names) if n in known)
 
 
-def build(package_root: str, site_packages: list[str]) -> bytes:
+def build(
+    package_root: str, site_packages: list[str], profile: Profile = PROFILES["dockyard-runtime"]
+) -> bytes:
     """The cache file's bytes for the ``dockyard`` package under ``package_root``."""
     blobs: list[bytes] = []
     modules: dict[str, Entry] = {}
     offset = 0
-    sources = _sources(package_root)
+    sources = _sources(package_root, profile)
     for name, (path, is_package) in sources.items():
         with open(path, "rb") as f:
             st = os.fstat(f.fileno())
@@ -121,14 +148,24 @@ def build(package_root: str, site_packages: list[str]) -> bytes:
     return b"".join(blobs) + header + offset.to_bytes(8, "little")
 
 
+def profile_for(launcher: str) -> Profile:
+    name = os.path.basename(launcher)
+    if name not in PROFILES:
+        raise ValueError(
+            f"codecache: no module list for a launcher named {name!r}: use one of {', '.join(PROFILES)}"
+        )
+    return PROFILES[name]
+
+
 def write(launcher: str, package_root: str | None = None) -> str:
-    """Write the cache file for ``launcher``; its path."""
+    """Write the cache file for ``launcher`` (its modules chosen by its name); its path."""
     from dockyard.util.atomic import write_atomic
 
+    profile = profile_for(launcher)
     root = package_root or _package_root()
     site_packages = [p for p in sys.path if p.endswith("site-packages") and os.path.isdir(p)]
     target = cache_path(launcher)
-    write_atomic(target, build(root, site_packages), 0o644, sync=False)
+    write_atomic(target, build(root, site_packages, profile), 0o644, sync=False)
     return target
 
 
@@ -145,7 +182,11 @@ def main(argv: list[str] | None = None) -> int:
     if not os.path.isfile(launcher):
         print(f"codecache: {launcher} does not exist: name the dockyard-runtime script", file=sys.stderr)
         return 2
-    print(write(launcher))
+    try:
+        print(write(launcher))
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     return 0
 
 

@@ -103,3 +103,78 @@ def test_launcher_runs_from_the_cache_and_never_from_a_stale_entry(tmp_path: Pat
     # of the package the environment's .pth files name, the real one, not the copy.
     Path(written).write_bytes(b"\x00garbage")
     assert _version(script) == __version__
+
+
+CLI_SCRIPT = REPO / "bin" / "dockyard"
+
+
+def test_cli_profile_holds_the_client_side_only() -> None:
+    root = str(Path(launcher.__file__).resolve().parents[2])
+    assert codecache.profile_for("/x/bin/dockyard") is codecache.PROFILES["dockyard"]
+    modules = _header(codecache.build(root, [], codecache.PROFILES["dockyard"]))["modules"]
+    for name in ("dockyard.__main__", "dockyard.cli.main", "dockyard.client.api", "dockyard.oci.fastjson"):
+        assert name in modules, name
+    assert "dockyard.runtime.launcher" in modules  # bin/dockyard takes its finder from there
+    assert not any(n.startswith(("dockyard.daemon", "dockyard.engine", "dockyard.util")) for n in modules)
+    assert not any(n.startswith("dockyard.runtime.") and n != "dockyard.runtime.launcher" for n in modules)
+
+
+def test_unknown_launcher_name_is_refused(tmp_path: Path) -> None:
+    script = tmp_path / "other"
+    script.write_text("")
+    assert codecache.main([str(script)]) == 2
+    assert not os.path.exists(codecache.cache_path(str(script)))
+
+
+def _install_cli(tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the client side of the package and of bin/dockyard: (package root, script)."""
+    src = Path(launcher.__file__).resolve().parents[1]
+    pkg = tmp_path / "src" / "dockyard"
+    (pkg / "runtime").mkdir(parents=True)
+    for name in ("__init__.py", "__main__.py", "errors.py"):
+        shutil.copy2(src / name, pkg / name)
+    for name in ("__init__.py", "launcher.py"):
+        shutil.copy2(src / "runtime" / name, pkg / "runtime" / name)
+    for sub in ("cli", "client", "oci"):
+        shutil.copytree(src / sub, pkg / sub, ignore=shutil.ignore_patterns("__pycache__"))
+    script = tmp_path / "bin" / "dockyard"
+    script.parent.mkdir()
+    text = CLI_SCRIPT.read_text().split("\n", 1)[1]
+    script.write_text(f"#!{sys.executable} -S\n{text}")
+    script.chmod(0o755)
+    return tmp_path / "src", script
+
+
+def test_cli_launcher_runs_from_its_cache_and_falls_back_without_it(tmp_path: Path) -> None:
+    root, script = _install_cli(tmp_path)
+    init = root / "dockyard" / "__init__.py"
+    fake = "9" * len(__version__)
+
+    def version() -> str:
+        res = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=30)
+        assert res.returncode == 0, res.stderr
+        return res.stdout.split()[-1]
+
+    written = codecache.write(str(script), str(root))
+    assert version() == __version__
+    _rewrite_keeping_stamp(init, __version__, fake)
+    assert version() == __version__  # the cached code ran: the copy is on no path
+    init.write_text(init.read_text())
+    assert version() == fake  # edited for real: imported from its source
+    Path(written).write_bytes(b"\x00garbage")
+    assert version() == __version__  # no usable cache: the environment's own package
+
+
+def test_cli_exit_keeps_all_output_and_the_exit_code(tmp_path: Path) -> None:
+    """Client commands leave through _exit(2): buffered output must be written first, so the
+    installed launcher prints exactly what a normal interpreter exit prints."""
+    installed = str(Path(sys.executable).parent / "dockyard")
+    fast = subprocess.run([installed, "--help"], capture_output=True, text=True, timeout=30)
+    normal = subprocess.run(
+        [sys.executable, "-m", "dockyard", "--help"], capture_output=True, text=True, timeout=30
+    )
+    assert fast.returncode == normal.returncode == 0
+    assert fast.stdout == normal.stdout and len(fast.stdout) > 2000
+    sock = f"unix://{tmp_path}/none.sock"
+    res = subprocess.run([installed, "-H", sock, "ps"], capture_output=True, text=True, timeout=30)
+    assert res.returncode == 1 and "Cannot connect" in res.stderr, res
