@@ -11,8 +11,8 @@ asks (targets from shared/anchors.md):
 - `create`, `start -a`, `rm` of one container, each timed alone (dockyard, docker);
 - `ps -a` with 200 created containers (dockyard, docker), and with 1,000 (dockyard, reported);
 - memory per idle running container: MemAvailable before and after starting N `sleep`
-  containers (page cache dropped before each reading), divided by N; plus the monitor's (shim's)
-  own PSS per container.
+  containers (page cache dropped before each reading, the median of three readings), divided by
+  N, over rounds interleaved across engines; plus the monitor's (shim's) own PSS per container.
 """
 
 from __future__ import annotations
@@ -116,27 +116,37 @@ def bench_ps(engines: list[Engine], counts: list[int], runs: int) -> dict[str, d
     return out
 
 
-def bench_memory(engines: list[Engine], n: int) -> dict[str, tuple[float, float]]:
-    """engine -> (machine bytes per container, monitor PSS per container)."""
-    out: dict[str, tuple[float, float]] = {}
-    for e in engines:
-        shims_before = set(e.shim_pids())
-        before = mem_available()
-        ids = [
-            e.run("run", "-d", "--network", "none", "busybox", "sleep", "100000").stdout.strip()
-            for _ in range(n)
-        ]
-        time.sleep(2)
-        after = mem_available()
-        shims = [p for p in e.shim_pids() if p not in shims_before]
-        monitor = sum(pss(p) for p in shims) / n if shims else 0.0
-        out[e.name] = ((before - after) / n, monitor)
-        e.run("rm", "-f", *ids, timeout=600)
+def _quiet_mem_available(readings: int = 3) -> int:
+    """The median of a few MemAvailable readings: one reading moves by megabytes with whatever
+    else the kernel does (the earlier single readings gave negative growths)."""
+    return int(statistics.median(mem_available() for _ in range(readings)))
+
+
+def bench_memory(engines: list[Engine], n: int, rounds: int = 3) -> dict[str, tuple[list[float], float]]:
+    """engine -> (machine bytes per container, one figure per round; monitor PSS per container).
+
+    Rounds are interleaved across engines, so that drift of the machine's memory touches all."""
+    out: dict[str, tuple[list[float], float]] = {}
+    for _ in range(rounds):
+        for e in engines:
+            shims_before = set(e.shim_pids())
+            before = _quiet_mem_available()
+            ids = [
+                e.run("run", "-d", "--network", "none", "busybox", "sleep", "100000").stdout.strip()
+                for _ in range(n)
+            ]
+            time.sleep(2)
+            after = _quiet_mem_available()
+            shims = [p for p in e.shim_pids() if p not in shims_before]
+            monitor = sum(pss(p) for p in shims) / n if shims else 0.0
+            samples, _ = out.get(e.name, ([], 0.0))
+            out[e.name] = ([*samples, (before - after) / n], monitor)
+            e.run("rm", "-f", *ids, timeout=600)
     return out
 
 
 def report(latency: dict[str, dict[str, list[float]]], ps: dict[str, dict[str, float]],
-           memory: dict[str, tuple[float, float]], runs: int, n_mem: int) -> str:  # fmt: skip
+           memory: dict[str, tuple[list[float], float]], runs: int, n_mem: int) -> str:  # fmt: skip
     today = datetime.date.today().isoformat()
     lines = [
         "## The engine: `run`, `create`/`start -a`/`rm`, `ps -a`, memory per container",
@@ -165,10 +175,14 @@ def report(latency: dict[str, dict[str, list[float]]], ps: dict[str, dict[str, f
         ratio = f"{ours_v / docker_v:.2f}x" if ours_v and docker_v else ""
         cells = [f"{by[n] * 1000:.0f} ms" if n in by else "n/a" for n in ("dockyard", "docker", "podman")]
         lines.append(f"| {scenario} | {' | '.join(cells)} | {ratio} | |")
-    lines += ["", f"Memory per idle running container (`sleep`, --network none, {n_mem} containers):", "",
-              "| engine | machine (MemAvailable drop) | monitor PSS |", "| --- | --- | --- |"]  # fmt: skip
+    lines += ["", f"Memory per idle running container (`sleep`, --network none, {n_mem} containers; "
+              "MemAvailable drop, each reading the median of three, median of the rounds, with their range):",
+              "", "| engine | machine (MemAvailable drop) | rounds | monitor PSS |",
+              "| --- | --- | --- | --- |"]  # fmt: skip
     for name, (machine, monitor) in memory.items():
-        lines.append(f"| {name} | {machine / 2**20:.2f} MiB | {monitor / 2**20:.2f} MiB |")
+        spread = f"{min(machine) / 2**20:.2f} to {max(machine) / 2**20:.2f} MiB"
+        middle = statistics.median(machine) / 2**20
+        lines.append(f"| {name} | {middle:.2f} MiB | {spread} | {monitor / 2**20:.2f} MiB |")
     return "\n".join(lines) + "\n"
 
 
@@ -176,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--runs", type=int, default=20)
     p.add_argument("--memory-containers", type=int, default=20)
+    p.add_argument("--memory-rounds", type=int, default=3)
     p.add_argument("--ps-counts", type=int, nargs="*", default=[200, 1000])
     p.add_argument("--only", nargs="*", default=["dockyard", "docker", "podman"])
     p.add_argument("--output", default=str(Path(__file__).resolve().parent.parent / "BENCHMARKS.md"))
@@ -192,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             engines.append(Podman(work, image))
         latency = bench_latency(engines, args.runs)
         ps = bench_ps(engines, args.ps_counts, 5)
-        memory = bench_memory(engines, args.memory_containers)
+        memory = bench_memory(engines, args.memory_containers, args.memory_rounds)
     finally:
         for e in engines:
             e.stop()
