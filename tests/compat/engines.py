@@ -339,7 +339,7 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
-def _ping(sock_path: str) -> bool:
+def ping(sock_path: str) -> bool:
     conn = _UnixHTTPConnection(sock_path)
     try:
         conn.request("GET", "/_ping")
@@ -439,7 +439,23 @@ class Dockerd:
             self("rm", "-f", *ids, timeout=60)
 
 
-def _start_dockerd(root: Path, cgroup_parent: str) -> subprocess.Popen[bytes]:
+#: No bridge, no firewall, no forwarding: dockerd must not touch the host's networking.
+NO_NETWORK = (
+    "--bridge=none",
+    "--iptables=false",
+    "--ip6tables=false",
+    "--ip-forward=false",
+    "--ip-masq=false",
+)
+
+
+def start_dockerd(
+    root: Path, cgroup_parent: str, network: Sequence[str] = NO_NETWORK
+) -> subprocess.Popen[bytes]:
+    """dockerd on private paths under ``root`` (socket ``root/docker.sock``, log
+    ``root/dockerd.log``, its managed containerd under ``root/exec``); ``network``: its bridge
+    and firewall options (tests/integration/test_network_beside_dockerd.py lets it program
+    iptables on a bridge of the test's own)."""
     (root / "daemon.json").write_text("{}\n")
     argv = [
         "dockerd",
@@ -448,8 +464,7 @@ def _start_dockerd(root: Path, cgroup_parent: str) -> subprocess.Popen[bytes]:
         "--pidfile", str(root / "docker.pid"),
         "-H", f"unix://{root / 'docker.sock'}",
         "--config-file", str(root / "daemon.json"),
-        # No bridge, no firewall, no forwarding: dockerd must not touch the host's networking.
-        "--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-forward=false", "--ip-masq=false",
+        *network,
         "--cgroup-parent", cgroup_parent,
         "--add-runtime", f"dockyard={DOCKYARD_RUNTIME}",
         "--storage-driver", "overlay2",
@@ -468,14 +483,20 @@ def _stop_dockerd(d: Dockerd) -> None:
             with contextlib.suppress(Exception):
                 d.remove_all()
     finally:
-        stop_process(d.proc)
-        # dockerd stops its managed containerd on a clean exit; after a SIGKILL it would not.
-        with contextlib.suppress(OSError, ValueError):
-            pid = int((d.exec_root / "containerd" / "containerd.pid").read_text().strip())
-            if str(d.root) in " ".join(_cmdline(pid)):
-                kill_pid(pid)
-        kill_shims(str(d.root))
-        remove_cgroups(d.cgroup_parent.strip("/"))
+        stop_dockerd(d.proc, d.root, d.cgroup_parent)
+
+
+def stop_dockerd(proc: subprocess.Popen[bytes], root: Path, cgroup_parent: str) -> None:
+    """SIGTERM (then SIGKILL) a dockerd that start_dockerd made, its managed containerd and
+    shims by pid, and remove its cgroups."""
+    stop_process(proc)
+    # dockerd stops its managed containerd on a clean exit; after a SIGKILL it would not.
+    with contextlib.suppress(OSError, ValueError):
+        pid = int((root / "exec" / "containerd" / "containerd.pid").read_text().strip())
+        if str(root) in " ".join(_cmdline(pid)):
+            kill_pid(pid)
+    kill_shims(str(root))
+    remove_cgroups(cgroup_parent.strip("/"))
 
 
 @pytest.fixture(scope="session", name="dockerd")
@@ -489,13 +510,13 @@ def dockerd_fixture(engines_dir: Path, busybox_layer: Path) -> Iterator[Dockerd]
     root = engines_dir / "dockerd"
     root.mkdir()
     cgroup_parent = unique("/dockyard-compat")
-    d = Dockerd(root, _start_dockerd(root, cgroup_parent), client, cgroup_parent)
+    d = Dockerd(root, start_dockerd(root, cgroup_parent), client, cgroup_parent)
     try:
 
         def up() -> bool:
             if d.proc.poll() is not None:
                 pytest.fail(f"dockerd exited with {d.proc.returncode}:\n{_log_tail(d.log_path)}")
-            return _ping(d.sock)
+            return ping(d.sock)
 
         wait_for(up, ENGINE_START_TIMEOUT, f"dockerd to answer on {d.sock}")
         d.text("import", str(busybox_layer), d.image, timeout=60)

@@ -146,13 +146,13 @@ def _start_dockerd(folder: Path) -> tuple[CliEngine, object]:
     root.mkdir()
     cgroup_parent = engines.unique("/dockyard-cli")
     client = next((c for c in engines.DOCKER_CLIENTS[::-1] if os.access(c, os.X_OK)), "docker")
-    d = engines.Dockerd(root, engines._start_dockerd(root, cgroup_parent), client, cgroup_parent)
+    d = engines.Dockerd(root, engines.start_dockerd(root, cgroup_parent), client, cgroup_parent)
     try:
 
         def up() -> bool:
             if d.proc.poll() is not None:
                 pytest.fail(f"dockerd exited with {d.proc.returncode}:\n{engines._log_tail(d.log_path)}")
-            return engines._ping(d.sock)
+            return engines.ping(d.sock)
 
         engines.wait_for(up, engines.ENGINE_START_TIMEOUT, f"dockerd to answer on {d.sock}")
         layer = _busybox_layer(folder)

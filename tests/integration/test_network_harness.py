@@ -10,6 +10,9 @@ and commands run inside a sandbox's namespace. Its own tests check the harness i
                       dies with it. Used where a test changes what the whole namespace sees:
                       the FORWARD policy, routes that would collide with other bridges.
     in_netns(path, *argv)   busybox argv run in the namespace mounted at ``path``
+    other_host        fixture (import other_host_fixture): a namespace linked to the real host
+                      by a veth pair, (its netns path, the host's address on the link), standing
+                      for another host that reaches published ports through DNAT
 
 Traffic stays on namespaces and bridges the tests make: every manager runs with isolate=True,
 and the private namespaces have no link to the outside at all.
@@ -30,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pyroute2 import IPRoute
 
 from dockyard.network import rtnl, veth
 from dockyard.network.manager import NetworkManager
@@ -128,6 +132,42 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
             return False
         time.sleep(0.02)
     return True
+
+
+@pytest.fixture(name="other_host")
+def other_host_fixture() -> Iterator[tuple[str, str]]:
+    """A network namespace linked to this host by a veth pair: (its netns path, the host's
+    address on the link). 198.18.0.0/15 (RFC 2544, benchmarking) is routed nowhere here."""
+    n = os.getpid() % 250
+    host_if, peer_if = f"oh{os.getpid()}"[:15], f"ohp{os.getpid()}"[:15]
+    holder = subprocess.Popen(["unshare", "--net", BUSYBOX, "sleep", "120"])
+    path = f"/proc/{holder.pid}/ns/net"
+    ipr = IPRoute()
+    try:
+        for _ in range(100):  # until unshare has made the namespace
+            if os.readlink(path) != os.readlink("/proc/self/ns/net"):
+                break
+            time.sleep(0.01)
+        ipr.link("add", ifname=host_if, kind="veth", peer=peer_if)
+        peer = ipr.link_lookup(ifname=peer_if)[0]
+        ipr.link("set", index=peer, net_ns_pid=holder.pid)
+        index = ipr.link_lookup(ifname=host_if)[0]
+        ipr.addr("add", index=index, address=f"198.18.{n}.1", prefixlen=30)
+        ipr.link("set", index=index, state="up")
+        for argv in (
+            ["ip", "link", "set", peer_if, "up"],
+            ["ip", "link", "set", "lo", "up"],
+            ["ip", "addr", "add", f"198.18.{n}.2/30", "dev", peer_if],
+        ):
+            subprocess.run(["nsenter", f"--net={path}", BUSYBOX, *argv], check=True)
+        yield path, f"198.18.{n}.1"
+    finally:
+        found = ipr.link_lookup(ifname=host_if)
+        if found:
+            ipr.link("del", index=found[0])
+        ipr.close()
+        holder.kill()
+        holder.wait()
 
 
 def netns_inode(path: str) -> int:

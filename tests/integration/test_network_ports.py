@@ -12,9 +12,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pyroute2 import IPRoute
 
-from tests.integration.test_network_harness import BUSYBOX
+from tests.integration.test_network_harness import (
+    BUSYBOX,
+    other_host_fixture,  # noqa: F401 (the other_host fixture)
+)
 
 pytestmark = pytest.mark.root
 
@@ -115,42 +117,6 @@ def test_publish_all_ranges_and_udp(dockyard_daemon: Any, containers: list[str])
     finally:
         echo.kill()
         echo.wait()
-
-
-@pytest.fixture
-def other_host() -> Iterator[tuple[str, str]]:
-    """A network namespace linked to this host by a veth pair: (its netns path, the host's
-    address on the link). 198.18.0.0/15 (RFC 2544, benchmarking) is routed nowhere here."""
-    n = os.getpid() % 250
-    host_if, peer_if = f"oh{os.getpid()}"[:15], f"ohp{os.getpid()}"[:15]
-    holder = subprocess.Popen(["unshare", "--net", BUSYBOX, "sleep", "120"])
-    path = f"/proc/{holder.pid}/ns/net"
-    ipr = IPRoute()
-    try:
-        for _ in range(100):  # until unshare has made the namespace
-            if os.readlink(path) != os.readlink("/proc/self/ns/net"):
-                break
-            time.sleep(0.01)
-        ipr.link("add", ifname=host_if, kind="veth", peer=peer_if)
-        peer = ipr.link_lookup(ifname=peer_if)[0]
-        ipr.link("set", index=peer, net_ns_pid=holder.pid)
-        index = ipr.link_lookup(ifname=host_if)[0]
-        ipr.addr("add", index=index, address=f"198.18.{n}.1", prefixlen=30)
-        ipr.link("set", index=index, state="up")
-        for argv in (
-            ["ip", "link", "set", peer_if, "up"],
-            ["ip", "link", "set", "lo", "up"],
-            ["ip", "addr", "add", f"198.18.{n}.2/30", "dev", peer_if],
-        ):
-            subprocess.run(["nsenter", f"--net={path}", BUSYBOX, *argv], check=True)
-        yield path, f"198.18.{n}.1"
-    finally:
-        found = ipr.link_lookup(ifname=host_if)
-        if found:
-            ipr.link("del", index=found[0])
-        ipr.close()
-        holder.kill()
-        holder.wait()
 
 
 def test_dnat_from_another_host(
