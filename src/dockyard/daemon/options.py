@@ -50,6 +50,9 @@ class DaemonOptions:
     icc: bool = True  # traffic between containers of the default bridge (dockerd's --icc)
     # The embedded DNS's upstream resolvers ("ip" or "ip:port"); None: the host's, ["none"]: none.
     dns_upstream: list[str] | None = None
+    # Where port and isolation rules go: auto (nftables where `nft` is installed, else
+    # iptables), nftables or iptables (network/rulebackends.py).
+    firewall_backend: str = "auto"
     max_concurrent_downloads: int = 3
     max_concurrent_uploads: int = 5
     image_limits: dict[str, int] = field(default_factory=dict)  # images/options.py LIMIT_KEYS
@@ -89,6 +92,7 @@ _FILE_KEYS: dict[str, str] = {
     "userns-remap": "userns_remap",
     "icc": "icc",
     "dns-upstream": "dns_upstream",
+    "firewall-backend": "firewall_backend",
     "max-concurrent-downloads": "max_concurrent_downloads",
     "max-concurrent-uploads": "max_concurrent_uploads",
     "image-limits": "image_limits",
@@ -229,6 +233,13 @@ def _parser() -> argparse.ArgumentParser:
         help="where the embedded DNS of user networks sends names it does not know "
         "(repeatable; default: the host's resolvers; none: nowhere)",
     )
+    p.add_argument(
+        "--firewall-backend",
+        dest="firewall_backend",
+        choices=("auto", "nftables", "iptables"),
+        help="where published ports and isolation rules go (default auto: nftables where nft is "
+        "installed, else iptables)",
+    )
     p.add_argument("--max-concurrent-downloads", dest="max_concurrent_downloads", type=int, metavar="N")
     p.add_argument("--max-concurrent-uploads", dest="max_concurrent_uploads", type=int, metavar="N")
     p.add_argument("--insecure-registry", dest="insecure_registries", action="append", metavar="HOST[:PORT]")
@@ -359,6 +370,10 @@ def validate(opts: DaemonOptions) -> None:
     if len(opts.bridge) > 15:
         raise InvalidArgument(
             f"bridge name {opts.bridge!r} is longer than 15 characters (the kernel's limit)"
+        )
+    if opts.firewall_backend not in ("auto", "nftables", "iptables"):
+        raise InvalidArgument(
+            f"invalid firewall-backend {opts.firewall_backend!r}: use auto, nftables or iptables"
         )
     for server in opts.dns_upstream or []:
         host = server.rsplit(":", 1)[0] if server.count(":") == 1 else server

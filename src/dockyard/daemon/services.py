@@ -75,6 +75,7 @@ def build(ctx: DaemonContext) -> None:
             isolate=opts.isolate_egress,
             icc=opts.icc,
             dns_upstream=dns_upstream(opts.dns_upstream),
+            firewall_backend=opts.firewall_backend,
         ),
     )
     ctx.events = EventBus()

@@ -16,20 +16,16 @@ net.bridge.bridge-nf-call-iptables=1, which sends even frames bridged between tw
 bridge through iptables' FORWARD chain (seen there with -i br -o br). Without these rules,
 containers on our bridge could not reach each other once dockerd has run on the host.
 
-The iptables binary is used whichever backend it has (Debian's iptables-nft or legacy), with -w
-so it waits for the xtables lock instead of failing beside a running dockerd. Callers hold the
-host-wide network lock (hostlock.py): the shared chains are checked and changed in several steps.
+The iptables binary is run through xtables.py. Callers hold the host-wide network lock
+(hostlock.py): the shared chains are checked and changed in several steps.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import os
-import shutil
-import subprocess
 from dataclasses import dataclass
 
-from dockyard.errors import SystemFailure
+from dockyard.network import xtables
 
 FORWARD_CHAIN = "DOCKYARD-FORWARD"
 NAT_CHAIN = "DOCKYARD-POSTROUTING"
@@ -72,10 +68,10 @@ class BridgeRules:
 
 def install(rules: BridgeRules) -> None:
     """Put the bridge's rules in place, replacing any earlier set for it; idempotent."""
-    _fill_chain("filter", bridge_chain(rules.bridge), rules.forward_rules())
+    xtables.fill_chains("filter", {bridge_chain(rules.bridge): rules.forward_rules()})
     _link("filter", "FORWARD", FORWARD_CHAIN, bridge_chain(rules.bridge))
     if rules.masquerade:
-        _fill_chain("nat", nat_chain(rules.bridge), rules.nat_rules())
+        xtables.fill_chains("nat", {nat_chain(rules.bridge): rules.nat_rules()})
         _link("nat", "POSTROUTING", NAT_CHAIN, nat_chain(rules.bridge))
     else:
         _unlink("nat", "POSTROUTING", NAT_CHAIN, nat_chain(rules.bridge))
@@ -88,70 +84,20 @@ def remove(bridge: str) -> None:
     _unlink("nat", "POSTROUTING", NAT_CHAIN, nat_chain(bridge))
 
 
-def listing(table: str, chain: str) -> list[str] | None:
-    """``iptables -S chain`` lines without the chain's own -N line; None if there is no chain."""
-    proc = _run(["-t", table, "-S", chain], check=False)
-    if proc.returncode != 0:
-        return None
-    return [line for line in proc.stdout.splitlines() if line and not line.startswith(("-N ", "-P "))]
-
-
-def _fill_chain(table: str, chain: str, rules: list[list[str]]) -> None:
-    # In iptables-restore --noflush, declaring a user chain creates it or flushes it, and the
-    # whole table block commits at once: a packet never sees the chain half-filled.
-    lines = [f"*{table}", f":{chain} - [0:0]"]
-    lines += [" ".join(["-A", chain, *rule]) for rule in rules]
-    lines.append("COMMIT")
-    _restore("\n".join(lines) + "\n")
-
-
 def _link(table: str, builtin: str, shared: str, chain: str) -> None:
-    if listing(table, shared) is None:
-        _run(["-t", table, "-N", shared])
-    if not _exists(table, shared, ["-j", chain]):
-        _run(["-t", table, "-A", shared, "-j", chain])
-    if not _exists(table, builtin, ["-j", shared]):
-        # First in the built-in chain, ahead of whatever the policy or others' rules decide.
-        _run(["-t", table, "-I", builtin, "1", "-j", shared])
+    if xtables.listing(table, shared) is None:
+        xtables.run(["-t", table, "-N", shared])
+    if not xtables.exists(table, shared, ["-j", chain]):
+        xtables.run(["-t", table, "-A", shared, "-j", chain])
+    # First in the built-in chain, ahead of whatever the policy or others' rules decide.
+    xtables.ensure_first(table, builtin, ["-j", shared])
 
 
 def _unlink(table: str, builtin: str, shared: str, chain: str) -> None:
-    while _exists(table, shared, ["-j", chain]):
-        _run(["-t", table, "-D", shared, "-j", chain])
-    if listing(table, chain) is not None:
-        _run(["-t", table, "-F", chain])
-        _run(["-t", table, "-X", chain])
-    remaining = listing(table, shared)
+    xtables.delete_all(table, shared, ["-j", chain])
+    xtables.drop_chain(table, chain)
+    remaining = xtables.listing(table, shared)
     if remaining is not None and not remaining:
         # No other bridge of ours uses the shared chain any more.
-        while _exists(table, builtin, ["-j", shared]):
-            _run(["-t", table, "-D", builtin, "-j", shared])
-        _run(["-t", table, "-X", shared])
-
-
-def _exists(table: str, chain: str, rule: list[str]) -> bool:
-    return _run(["-t", table, "-C", chain, *rule], check=False).returncode == 0
-
-
-def _binary(name: str) -> str:
-    path = shutil.which(name) or next(
-        (p for p in (f"/usr/sbin/{name}", f"/sbin/{name}") if os.access(p, os.X_OK)), None
-    )
-    if path is None:
-        raise SystemFailure(f"{name} is not installed: install it (apt-get install iptables)")
-    return path
-
-
-def _run(args: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
-    argv = [_binary("iptables"), "-w", *args]
-    proc = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "LC_ALL": "C"})
-    if check and proc.returncode != 0:
-        raise SystemFailure(f"{' '.join(argv)} failed: {proc.stderr.strip() or proc.returncode}")
-    return proc
-
-
-def _restore(text: str) -> None:
-    argv = [_binary("iptables-restore"), "-w", "--noflush"]
-    proc = subprocess.run(argv, input=text, capture_output=True, text=True, env={**os.environ, "LC_ALL": "C"})
-    if proc.returncode != 0:
-        raise SystemFailure(f"iptables-restore failed: {proc.stderr.strip()} (input: {text!r})")
+        xtables.delete_all(table, builtin, ["-j", shared])
+        xtables.run(["-t", table, "-X", shared])

@@ -2,7 +2,7 @@
 namespace with an endpoint per network joined) per container, published ports, the embedded
 DNS, and the files that tell a container its name and resolvers.
 
-    start()            bridges with their gateway addresses, firewall rules, nft table and DNS
+    start()            bridges with their gateway addresses, firewall rules, port rules and DNS
                        listeners; state reconciled (sandboxes whose netns is gone dropped, veths
                        no sandbox owns deleted, rules rewritten from what survived)
     create_network()   a user-defined bridge network (POST /networks/create)
@@ -16,7 +16,7 @@ DNS, and the files that tell a container its name and resolvers.
     write_files()      hostname, hosts, resolv.conf into a folder the engine bind-mounts
     networks()         the Engine API's Network JSON
     stop()             at daemon stop: closes the netlink socket and DNS, removes nothing
-    teardown()         removes everything: sandboxes, bridges, firewall rules, nft table
+    teardown()         removes everything: sandboxes, bridges, firewall rules, port rules
 
 cleanup_bridge(name) removes a daemon's bridges and rules without a manager (after a crash).
 
@@ -46,10 +46,10 @@ from dockyard.network import (
     inspect,
     ipam,
     netns,
-    nftables,
     portmap,
     resolvconf,
     rtnl,
+    rulebackends,
     subnets,
     sysctl,
     usernet,
@@ -60,6 +60,7 @@ from dockyard.network.dns_server import DNSIndex, DNSServer
 from dockyard.network.hostlock import host_lock
 from dockyard.network.netlink import NetlinkWorker, Rtnl
 from dockyard.network.options import NetworkOptions, parse_subnet
+from dockyard.network.portrules import BridgeSpec, PortRule, RuleBackend, Rules
 from dockyard.network.record import BUILTIN_DRIVERS, Network
 from dockyard.network.sandbox import CUSTOM, MODES, Endpoint, Sandbox
 from dockyard.network.spares import SparePool
@@ -79,7 +80,7 @@ class NetworkManager:
         self.options.validate()
         self.state_path = Path(data_root) / "network" / "ipam.db"
         self.netns_dir = Path(exec_root) / "netns"
-        self.table = nftables.table_name(self.options.bridge)
+        self._rules: RuleBackend | None = None  # the port and isolation rules' packet filter
         self.on_event: EventSink | None = None
         self._lock = threading.RLock()
         self._worker: NetlinkWorker | None = None
@@ -110,6 +111,9 @@ class NetworkManager:
                 )
                 for net in self.state.user_networks.values():
                     self._bring_up(worker, net)
+                self._rules = rulebackends.choose(self.options.firewall_backend, name)
+                for other in rulebackends.others(self._rules, name):
+                    other.delete()
             # Published ports from other hosts and routing between bridges need forwarding on,
             # as dockerd turns it on whatever its options.
             sysctl.enable_ip_forward()
@@ -149,7 +153,7 @@ class NetworkManager:
                 self._store = None
 
     def teardown(self) -> None:
-        """Remove every sandbox, every bridge with its firewall rules, and the nft table;
+        """Remove every sandbox, every bridge with its firewall rules, and the port rules;
         idempotent, and usable after a failed or missing start()."""
         with self._lock:
             self._open_store()
@@ -167,8 +171,8 @@ class NetworkManager:
                         worker.run(bridge.delete_link, worker.ipr, net.bridge)
                     firewall.remove(self.options.bridge)
                     worker.run(bridge.delete_link, worker.ipr, self.options.bridge)
-                    if nftables.available():
-                        nftables.delete_table(self.table)
+                    _delete_rules(self.options.bridge)
+                self._rules = None
             finally:
                 worker.close()
                 self._worker = None
@@ -665,31 +669,27 @@ class NetworkManager:
             sysctl.enable_bridge_netfilter()
 
     def _sync(self, ports: bool) -> None:
-        """The DNS index, and with ``ports`` the nft table, rewritten from the state."""
+        """The DNS index, and with ``ports`` the port and isolation rules, rewritten from the state."""
         if self._dns is not None:
             self._dns.index = self._dns_index()
         if not ports:
             return
-        if not nftables.available():
-            if any(sb.ports for sb in self.state.sandboxes.values()):
-                raise SystemFailure("publishing ports needs nftables: install it (apt-get install nftables)")
-            return
-        nets = self._all_networks()
-        rules = nftables.Ruleset(self.table)
-        for net in nets:
+        if self._rules is None:
+            self._rules = rulebackends.choose(self.options.firewall_backend, self.options.bridge)
+        rules = Rules()
+        for net in self._all_networks():
             if net.is_bridge:
                 rules.bridges.append(
-                    nftables.BridgeSpec(net.bridge, internal=net.internal, icc=net.icc, user=not net.builtin)
+                    BridgeSpec(net.bridge, internal=net.internal, icc=net.icc, user=not net.builtin)
                 )
         for sb in self.state.sandboxes.values():
             target = next((ep for ep in sb.endpoints if ep.ip), None)
             if target is None:
                 continue
-            for b in sb.ports:
-                rules.ports.append(
-                    nftables.PortRule(b.proto, b.host_ip, b.host_port, target.ip, b.container_port)
-                )
-        nftables.apply(rules)
+            rules.ports += [
+                PortRule(b.proto, b.host_ip, b.host_port, target.ip, b.container_port) for b in sb.ports
+            ]
+        self._rules.apply(rules)
 
     def _dns_index(self) -> DNSIndex:
         idx = DNSIndex()
@@ -891,7 +891,7 @@ def _read(path: str) -> str:
 
 
 def cleanup_bridge(bridge_name: str, data_root: Path | None = None) -> None:
-    """Remove a daemon's bridge, its firewall chains and nft table without a manager (the net
+    """Remove a daemon's bridge, its firewall chains and port rules without a manager (the net
     under a daemon that crashed or a test that lost its manager); with ``data_root``, the
     bridges of its user-defined networks too. Idempotent."""
     nets: list[Network] = []
@@ -909,7 +909,13 @@ def cleanup_bridge(bridge_name: str, data_root: Path | None = None) -> None:
                 worker.run(bridge.delete_link, worker.ipr, net.bridge)
             firewall.remove(bridge_name)
             worker.run(bridge.delete_link, worker.ipr, bridge_name)
-            if nftables.available():
-                nftables.delete_table(nftables.table_name(bridge_name))
+            _delete_rules(bridge_name)
     finally:
         worker.close()
+
+
+def _delete_rules(default_bridge: str) -> None:
+    """The daemon's port and isolation rules, in whichever backend holds them."""
+    for backend in rulebackends.every(default_bridge):
+        if backend.available():
+            backend.delete()

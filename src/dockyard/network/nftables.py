@@ -13,7 +13,8 @@ The whole table is written in one transaction each time (add, delete, add again:
 batch atomically, so packets never see it half-made), from the manager's state: rules of
 containers that are gone disappear with the next write, and a daemon restart rewrites it from
 the sandboxes that survived. It goes through `nft -j -f -` (libnftables' JSON schema, the one
-`nft -j list` prints); iptables stays in use for the FORWARD accept rules (firewall.py),
+`nft -j list` prints). Where `nft` is missing, iptables_rules.py writes the same rules
+(portrules.py). iptables stays in use for the FORWARD accept rules (firewall.py),
 because an accept in our own table cannot override a DROP policy in iptables' FORWARD chain
 (every base chain of a hook sees the packet; a drop in any of them wins).
 
@@ -37,29 +38,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dockyard.errors import SystemFailure
+from dockyard.network.portrules import BridgeSpec, PortRule, Rules
+
+__all__ = ["BridgeSpec", "NftablesBackend", "PortRule", "Ruleset", "table_name"]
 
 FAMILY = "ip"
 
 
 def table_name(default_bridge: str) -> str:
     return "dockyard_" + default_bridge.replace("-", "_").replace(".", "_")
-
-
-@dataclass
-class BridgeSpec:
-    name: str
-    internal: bool = False
-    icc: bool = True
-    user: bool = True  # a user-defined network: kept apart from every other bridge of ours
-
-
-@dataclass
-class PortRule:
-    proto: str
-    host_ip: str  # "" or "0.0.0.0": any local address
-    host_port: int
-    dest_ip: str
-    dest_port: int
 
 
 @dataclass
@@ -202,3 +189,22 @@ def _run(doc: dict[str, Any]) -> None:
     )
     if proc.returncode != 0:
         raise SystemFailure(f"nft failed: {proc.stderr.strip() or proc.returncode}")
+
+
+class NftablesBackend:
+    """portrules.RuleBackend in the table ``dockyard_<default bridge>``."""
+
+    name = "nftables"
+
+    def __init__(self, default_bridge: str) -> None:
+        self.table = table_name(default_bridge)
+
+    def available(self) -> bool:
+        return available()
+
+    def apply(self, rules: Rules) -> None:
+        apply(Ruleset(self.table, rules.bridges, rules.ports))
+
+    def delete(self) -> None:
+        if available():
+            delete_table(self.table)

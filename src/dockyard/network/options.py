@@ -9,6 +9,7 @@ from dockyard.errors import InvalidArgument
 
 # IFNAMSIZ is 16 with the terminating NUL: the kernel refuses longer interface names (ERANGE).
 MAX_IFNAME = 15
+FIREWALL_BACKENDS = ("auto", "nftables", "iptables")
 
 
 @dataclass
@@ -29,6 +30,8 @@ class NetworkOptions:
     # Where the embedded DNS sends names it does not know: None = the host's resolvers (as
     # dockerd), [] = nowhere (NXDOMAIN), else "ip" or "ip:port" entries. Tests use [] or loopback.
     dns_upstream: list[str] | None = None
+    # Where port and isolation rules go (rulebackends.py): auto, nftables or iptables.
+    firewall_backend: str = "auto"
 
     def validate(self) -> None:
         check_ifname(self.bridge, "bridge name")
@@ -37,6 +40,11 @@ class NetworkOptions:
         if not 68 <= self.mtu <= 65535:
             # 68 is IPv4's minimum MTU (RFC 791); the kernel refuses less on an IPv4 device.
             raise InvalidArgument(f"invalid MTU {self.mtu}: use a number from 68 to 65535")
+        if self.firewall_backend not in FIREWALL_BACKENDS:
+            raise InvalidArgument(
+                f"invalid firewall backend {self.firewall_backend!r}: "
+                f"use one of {', '.join(FIREWALL_BACKENDS)}"
+            )
 
 
 def check_ifname(name: str, what: str) -> None:

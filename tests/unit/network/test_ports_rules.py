@@ -8,7 +8,8 @@ import socket
 import pytest
 
 from dockyard.errors import Conflict, InvalidArgument, Unsupported
-from dockyard.network import nftables, portmap, usernet
+from dockyard.network import iptables_rules, nftables, portmap, portrules, rulebackends, usernet
+from dockyard.network.options import NetworkOptions
 from dockyard.network.record import Network
 from dockyard.network.sandbox import PortBinding
 
@@ -125,3 +126,44 @@ def test_user_network_checks() -> None:
     ):
         with pytest.raises(error, match=message):
             usernet.new_network(body, existing, taken, default_mtu=1500, masquerade=True)
+
+
+def test_iptables_rules_match_the_nft_ruleset() -> None:
+    rules = portrules.Rules(
+        bridges=[
+            portrules.BridgeSpec("br0", user=False, icc=False),
+            portrules.BridgeSpec("br-a", internal=True),
+        ],
+        ports=[
+            portrules.PortRule("tcp", "127.0.0.1", 8080, "10.0.0.2", 80),
+            portrules.PortRule("udp", "", 53, "10.0.0.2", 53),
+        ],
+    )
+    ports, loop = iptables_rules.nat_rules(rules)
+    assert [" ".join(r) for r in ports] == [
+        "-d 127.0.0.1/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.0.0.2:80",
+        "-p udp -m udp --dport 53 -j DNAT --to-destination 10.0.0.2:53",
+    ]
+    assert [" ".join(r) for r in loop] == [
+        "-s 127.0.0.0/8 -o br0 -j MASQUERADE",
+        "-s 127.0.0.0/8 -o br-a -j MASQUERADE",
+    ]
+    # The same five drops as the nft forward chain: apart both ways, br-a internal, br0 no icc.
+    assert [" ".join(r) for r in iptables_rules.isolation_rules(rules)] == [
+        "-i br0 -o br-a -j DROP",
+        "-i br0 -o br0 -j DROP",
+        "-i br-a -o br0 -j DROP",
+        "-i br-a ! -o br-a -j DROP",
+        "-o br-a ! -i br-a -j DROP",
+    ]
+    longest = max(len(c) for c in iptables_rules.chains("x" * 15))
+    assert longest <= 28  # iptables' limit for a chain name
+
+
+def test_firewall_backend_choice() -> None:
+    assert rulebackends.choose("iptables", "dy0").name == "iptables"
+    assert rulebackends.choose("auto", "dy0").name == ("nftables" if nftables.available() else "iptables")
+    with pytest.raises(InvalidArgument, match="invalid firewall backend 'pf'"):
+        rulebackends.choose("pf", "dy0")
+    with pytest.raises(InvalidArgument, match="invalid firewall backend"):
+        NetworkOptions(firewall_backend="pf").validate()
