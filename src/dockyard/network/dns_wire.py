@@ -20,9 +20,11 @@ REFUSED = 5
 _HEADER = struct.Struct("!HHHHHH")  # id, flags, qdcount, ancount, nscount, arcount
 _FLAG_QR = 0x8000
 _FLAG_AA = 0x0400
+_FLAG_TC = 0x0200
 _FLAG_RD = 0x0100
 _FLAG_RA = 0x0080
 TTL = 600  # dockerd's embedded DNS answers with a TTL of 600 seconds
+UDP_LIMIT = 512  # RFC 1035 4.2.1: larger answers over UDP only with EDNS, which we do not speak
 
 
 class DNSFormatError(ValueError):
@@ -95,6 +97,34 @@ def response(
     flags = _FLAG_QR | _FLAG_AA | (q.flags & _FLAG_RD) | _FLAG_RA | (rcode & 0xF)
     count = len(a) + len(aaaa) + len(ptr)
     return _HEADER.pack(q.id, flags, 1, count, 0, 0) + q.raw_question + bytes(answers)
+
+
+def fit_udp(reply: bytes, limit: int = UDP_LIMIT) -> bytes:
+    """``reply`` as UDP may carry it: over ``limit`` bytes, only its header with the TC bit set
+    and its question (RFC 1035 4.2.1, RFC 2181 9), so the resolver asks again over TCP."""
+    if len(reply) <= limit:
+        return reply
+    qid, flags, qdcount, _an, _ns, _ar = _HEADER.unpack_from(reply)
+    end = _HEADER.size
+    for _ in range(qdcount):
+        end = _name_end(reply, end) + 4
+    return _HEADER.pack(qid, flags | _FLAG_TC, qdcount, 0, 0, 0) + reply[_HEADER.size : end]
+
+
+def truncated(reply: bytes) -> bool:
+    return len(reply) >= _HEADER.size and bool(struct.unpack_from("!H", reply, 2)[0] & _FLAG_TC)
+
+
+def _name_end(data: bytes, offset: int) -> int:
+    """The offset just past the (uncompressed, or ending in a pointer) name at ``offset``."""
+    while offset < len(data):
+        length = data[offset]
+        if length & 0xC0:
+            return offset + 2
+        offset += 1 + length
+        if length == 0:
+            return offset
+    raise DNSFormatError("truncated name")
 
 
 def error_for(data: bytes, rcode: int) -> bytes | None:

@@ -135,3 +135,98 @@ def test_server_answers_its_networks_and_forwards_the_rest(upstream: int) -> Non
         assert rcode(ask(port, query("elsewhere.example"))) == dns_wire.NXDOMAIN
     finally:
         server.close()
+
+
+def test_fit_udp_truncates_long_answers_to_header_and_question() -> None:
+    q = dns_wire.parse_query(query("many"))
+    ips = [f"10.0.{i // 250}.{i % 250 + 1}" for i in range(40)]
+    full = dns_wire.response(q, a=ips)
+    assert len(full) > dns_wire.UDP_LIMIT and not dns_wire.truncated(full)
+    cut = dns_wire.fit_udp(full)
+    assert dns_wire.truncated(cut) and a_records(cut) == []
+    assert cut[12:] == q.raw_question and struct.unpack_from("!HHHH", cut, 4) == (1, 0, 0, 0)
+    short = dns_wire.response(q, a=ips[:2])
+    assert dns_wire.fit_udp(short) == short
+
+
+@pytest.fixture
+def tcp_upstream() -> Iterator[int]:
+    """A TCP resolver on loopback that answers every A query with 192.0.2.77."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(3)
+                size = struct.unpack("!H", conn.recv(2))[0]
+                data = conn.recv(size)
+                answer = dns_wire.response(dns_wire.parse_query(data), a=["192.0.2.77"])
+                conn.sendall(struct.pack("!H", len(answer)) + answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+
+
+def free_port_both() -> int:
+    """A loopback port free for UDP and TCP alike (the server binds both)."""
+    for _ in range(50):
+        port = free_udp_port()
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no port free for both UDP and TCP")
+
+
+def ask_tcp(port: int, *queries: bytes) -> list[bytes]:
+    """Queries over one TCP connection, 2-byte-length framed; their answers in order."""
+    answers = []
+    with socket.create_connection(("127.0.0.1", port), timeout=3) as s:
+        for data in queries:
+            s.sendall(struct.pack("!H", len(data)) + data)
+        stream = s.makefile("rb")
+        for _ in queries:
+            size = struct.unpack("!H", stream.read(2))[0]
+            answers.append(stream.read(size))
+    return answers
+
+
+def test_tcp_answers_like_udp_and_forwards_over_tcp(tcp_upstream: int) -> None:
+    port = free_port_both()
+    server = DNSServer([f"127.0.0.1:{tcp_upstream}"], port=port)
+    try:
+        server.listen("netA", "127.0.0.1")
+        many = [f"10.0.{i // 250}.{i % 250 + 1}" for i in range(40)]
+        server.index = DNSIndex(
+            names={"netA": {"web": ["10.0.0.2"], "many": many}, "netB": {"db": ["10.1.0.2"]}}
+        )
+        web, db, everyone = ask_tcp(port, query("web", qid=1), query("db", qid=2), query("many", qid=3))
+        assert a_records(web) == ["10.0.0.2"] and struct.unpack_from("!H", web)[0] == 1
+        # db is another network's: not answered from the index, so the upstream's, over TCP.
+        assert a_records(db) == ["192.0.2.77"] and struct.unpack_from("!H", db)[0] == 2
+        assert sorted(a_records(everyone)) == sorted(many) and not dns_wire.truncated(everyone)
+        # The same long answer over UDP: truncated, so the resolver retries over TCP.
+        udp = ask(port, query("many"))
+        assert dns_wire.truncated(udp) and a_records(udp) == []
+        assert rcode(ask_tcp(port, struct.pack("!HHHHHH", 7, 0x0100, 2, 0, 0, 0))[0]) == dns_wire.FORMERR
+        server.upstream = []
+        assert rcode(ask_tcp(port, query("elsewhere.example"))[0]) == dns_wire.NXDOMAIN
+        server.forget("netA")
+        with pytest.raises(ConnectionRefusedError):
+            ask_tcp(port, query("web"))
+    finally:
+        server.close()
