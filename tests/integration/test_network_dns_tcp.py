@@ -102,3 +102,11 @@ def test_dns_over_tcp_answers_own_network_only(
     udp = ask(task, gateway, "udp", me, "crowd")
     assert udp[me] == ["0", "False", "1", my_ip], udp
     assert udp["crowd"][:3] == ["0", "True", "0"], udp  # truncated: retry over TCP
+
+    # The stranger reaches this network's gateway too (it is an address of the host), but is
+    # answered from its own network's names only, over either protocol.
+    other = json.loads(d.docker("inspect", stranger).stdout)[0]
+    for proto in ("tcp", "udp"):
+        crossed = ask(str(other["State"]["Pid"]), gateway, proto, me, stranger)
+        assert crossed[me][:3] == ["3", "False", "0"], (proto, crossed)
+        assert crossed[stranger][:3] == ["0", "False", "1"], (proto, crossed)

@@ -55,6 +55,10 @@ class DNSIndex:
     names6: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # net -> name -> IPv6s
     ptr: dict[str, dict[str, str]] = field(default_factory=dict)  # net -> IP -> name
     members: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (net, source IP) -> nets
+    # source IP -> the user networks of the container that has it (every container address,
+    # default bridge included: [] there). A container reaches every gateway, as they are all
+    # addresses of the host; whichever it asks, it gets its own networks' names only.
+    sources: dict[str, list[str]] = field(default_factory=dict)
     upstream: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (net, source IP) -> --dns
 
 
@@ -183,7 +187,11 @@ class DNSServer:
             return dns_wire.error_for(data, dns_wire.FORMERR)
         index = self.index
         source = (network_id, source_ip)
-        nets = index.members.get(source, [network_id])
+        nets = index.members.get(source)
+        if nets is None:
+            # Not a container of this network: another network's container (its own names), or
+            # a process of the host (this network's names, as it asked this gateway).
+            nets = index.sources.get(source_ip, [network_id])
         if q.qclass == dns_wire.CLASS_IN:
             if q.qtype in (dns_wire.TYPE_A, dns_wire.TYPE_AAAA):
                 for net in nets:

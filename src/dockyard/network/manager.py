@@ -697,6 +697,8 @@ class NetworkManager:
         for sb in self.state.sandboxes.values():
             mine = [user[ep.network].id for ep in sb.endpoints if ep.network in user]
             for ep in sb.endpoints:
+                if ep.ip:
+                    idx.sources[ep.ip] = mine
                 net = user.get(ep.network)
                 if net is None or not ep.ip:
                     continue

@@ -118,11 +118,17 @@ def test_server_answers_its_networks_and_forwards_the_rest(upstream: int) -> Non
             ptr={"netA": {"10.0.0.2": "web.netA"}},
             # A querier from 127.0.0.2 is on netB as well; one from 127.0.0.1 only on netA.
             members={("netA", "127.0.0.2"): ["netA", "netB"]},
+            # 127.0.0.3 is a container of netB only, 127.0.0.4 one of the default bridge.
+            sources={"127.0.0.2": ["netA", "netB"], "127.0.0.3": ["netB"], "127.0.0.4": []},
         )
         assert a_records(ask(port, query("web"))) == ["10.0.0.2"]
         assert a_records(ask(port, query("db"), source="127.0.0.2")) == ["10.1.0.2"]
         # db is on a network the first querier is not on: not ours to answer, so upstream's.
         assert a_records(ask(port, query("db"))) == ["192.0.2.99"]
+        # Asking another network's gateway gives the asker's own networks' names only.
+        assert a_records(ask(port, query("web"), source="127.0.0.3")) == ["192.0.2.99"]
+        assert a_records(ask(port, query("db"), source="127.0.0.3")) == ["10.1.0.2"]
+        assert a_records(ask(port, query("web"), source="127.0.0.4")) == ["192.0.2.99"]
         assert dns_wire.encode_name("web.netA") in ask(
             port, query("2.0.0.10.in-addr.arpa", dns_wire.TYPE_PTR)
         )
