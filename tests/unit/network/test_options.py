@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
+from dockyard.daemon import options as daemon_options
 from dockyard.errors import InvalidArgument
 from dockyard.network.options import NetworkOptions, parse_subnet
 
@@ -35,3 +39,18 @@ def test_subnet_or_bridge_address() -> None:
     assert str(parse_subnet("10.1.0.0/16")) == "10.1.0.1/16"
     assert str(parse_subnet("10.1.0.1/16")) == "10.1.0.1/16"
     assert str(parse_subnet("10.1.7.9/16")) == "10.1.7.9/16"  # dockerd's --bip: the gateway itself
+
+
+def test_firewall_backend_flag_and_config_key(tmp_path: Path) -> None:
+    cfg = tmp_path / "daemon.json"
+    cfg.write_text("{}\n")
+    assert daemon_options.parse(["--config-file", str(cfg)]).firewall_backend == "auto"
+    flag = daemon_options.parse(["--config-file", str(cfg), "--firewall-backend", "iptables"])
+    assert flag.firewall_backend == "iptables"
+    cfg.write_text(json.dumps({"firewall-backend": "nftables"}))
+    assert daemon_options.parse(["--config-file", str(cfg)]).firewall_backend == "nftables"
+    cfg.write_text(json.dumps({"firewall-backend": "pf"}))
+    with pytest.raises(
+        InvalidArgument, match="invalid firewall-backend 'pf': use auto, nftables or iptables"
+    ):
+        daemon_options.parse(["--config-file", str(cfg)])
