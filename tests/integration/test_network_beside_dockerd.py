@@ -7,7 +7,8 @@ DOCKER-ISOLATION-STAGE-1 at the top of FORWARD and the DOCKER jumps in nat PRERO
 dockerd sets FORWARD's policy to DROP only when it turns ip_forward on itself, and forwarding is
 already on here (dockyard turned it on), so the test sets DROP itself while dockerd runs: the
 host then looks as after a dockerd that booted first. Every check runs again, also for a
-container started after dockerd, and once more after dockerd has stopped.
+container started after dockerd, and once more after dockerd has stopped; with each backend of
+the port rules (nftables, iptables: network/rulebackends.py).
 
 dockerd gets private roots, socket and pidfile, a managed containerd under its exec root
 (tests/compat/engines.py starts and stops both by pid), --ip-masq=false, and a bridge this test
@@ -39,6 +40,7 @@ import pytest
 from pyroute2 import IPRoute
 
 from tests.compat import engines
+from tests.daemon_harness import DockyardDaemon
 from tests.integration.test_network_harness import (
     BUSYBOX,
     other_host_fixture,  # noqa: F401 (the other_host fixture)
@@ -246,10 +248,19 @@ class Scene:
         self.d.docker("network", "rm", self.net, check=False)
 
 
-def test_dockerd_started_after_dockyard_breaks_nothing(
-    dockyard_daemon: Any, other_host: tuple[str, str]
-) -> None:
-    scene = Scene(dockyard_daemon, other_host)
+@pytest.fixture(params=["nftables", "iptables"])
+def daemon(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The session's daemon (nftables here), or one of its own with the iptables backend."""
+    if request.param == "nftables":
+        yield request.getfixturevalue("dockyard_daemon")
+        return
+    with DockyardDaemon("--firewall-backend=iptables") as d:
+        d.bootstrap()
+        yield d
+
+
+def test_dockerd_started_after_dockyard_breaks_nothing(daemon: Any, other_host: tuple[str, str]) -> None:
+    scene = Scene(daemon, other_host)
     bridge = f"dkt{os.getpid()}"[:15]
     snapshot = IptablesSnapshot(bridge)
     ipr = IPRoute()
