@@ -3,7 +3,8 @@
 from another host, user networks stay apart through its mangle drops, a stopped container's DNAT
 rule goes, `rm -f` and `network rm` leave the rules as they were, and after a SIGKILL and a
 restart the rule of a container that died meanwhile is gone while a running one keeps its port;
-after the daemon's clean-up nothing of it is left in iptables-save, and no nft table was made."""
+a restart with the default (nftables) backend moves that port to the nft table and removes the
+chains; after the daemon's clean-up nothing of it is left in iptables-save or nftables."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from collections.abc import Iterator
 import pytest
 
 from dockyard.network import iptables_rules
+from tests.daemon_harness import DockyardDaemon
 from tests.integration.test_live_restore import Restartable
 from tests.integration.test_network_beside_dockerd import fetch, get_script
-from tests.integration.test_network_cleanup import answers, bridge_of
+from tests.integration.test_network_cleanup import answers, bridge_of, nft_rules, port_rules
 from tests.integration.test_network_harness import (
     BUSYBOX,
     other_host_fixture,  # noqa: F401 (the other_host fixture)
@@ -121,8 +123,22 @@ def test_iptables_backend_publishes_isolates_and_cleans_up(
     d = daemons.restart()
     assert wait_until(lambda: "exited" in d.docker("inspect", "-f", "{{.State.Status}}", dead).stdout)
     assert answers(base) and [f"--dport {base}" in r for r in dnat_rules(d.bridge)] == [True, False]
-    d.docker("rm", "-f", keep, dead)
-    d.docker("network", "rm", net, other)
-    assert ours(names) == started
+    d.docker("rm", "-f", dead)
+    d.docker("network", "rm", other)
+
+    # Back to nftables (the default here): the iptables chains go, the running container's port
+    # moves to the nft table and still answers.
+    d.stop()
+    d = DockyardDaemon("--live-restore", root=str(daemons.first.root), bridge=d.bridge)
+    daemons.all.append(d)
+    daemons.current = d
+    d.start()
+    assert not any(f"-{d.bridge}" in line and "DOCKYARD-P-" in line for line in ours(names))
+    assert not any("DOCKYARD-L-" in line or "DOCKYARD-I-" in line for line in ours(names))
+    assert answers(base) and any(f'"right": {base}' in r for r in port_rules(f"dockyard_{d.bridge}"))
+    d.docker("rm", "-f", keep)
+    d.docker("network", "rm", net)
+    port_chains = [line for line in started if any(f"DOCKYARD-{c}-" in line for c in "PLI")]
+    assert ours(names) == [line for line in started if line not in port_chains]
     daemons.cleanup()
-    assert ours(names) == []
+    assert ours(names) == [] and nft_rules(f"dockyard_{d.bridge}") is None

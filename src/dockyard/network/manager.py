@@ -112,8 +112,11 @@ class NetworkManager:
                 for net in self.state.user_networks.values():
                     self._bring_up(worker, net)
                 self._rules = rulebackends.choose(self.options.firewall_backend, name)
-                for other in rulebackends.others(self._rules, name):
-                    other.delete()
+                if self.state.rules_backend != self._rules.name:
+                    # A daemon that ran with another backend (or a data root from before there
+                    # was a choice) may have left rules there.
+                    for other in rulebackends.others(self._rules, name):
+                        other.delete()
             # Published ports from other hosts and routing between bridges need forwarding on,
             # as dockerd turns it on whatever its options.
             sysctl.enable_ip_forward()
@@ -125,7 +128,13 @@ class NetworkManager:
                 self.state.last_ip = None
             self._gateway = gateway
             self.state.bridge, self.state.subnet = name, str(gateway.network)
-            store.set_meta(bridge=name, subnet=self.state.subnet, last_ip=self.state.last_ip)
+            self.state.rules_backend = self._rules.name
+            store.set_meta(
+                bridge=name,
+                subnet=self.state.subnet,
+                last_ip=self.state.last_ip,
+                rules_backend=self._rules.name,
+            )
             self._drain_spares()
             self._reconcile(worker)
             self._spares = SparePool(worker.sock, self._bridge_index, self.options.mtu)

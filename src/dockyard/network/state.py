@@ -2,6 +2,7 @@
 
     meta(key, value)       "networks": {"bridge": {"Id": <64 hex>, "Created": <RFC 3339>}, ...}
                            "bridge", "subnet", "last_ip" (where the sequential allocator resumes)
+                           "rules_backend" (nftables|iptables: where the port rules were written)
     sandboxes(cid, data)   one Sandbox as JSON per container: its endpoints (leases, veths),
                            published ports, netns path
     networks(id, data)     one user-defined network (record.Network) as JSON: bridge, subnet,
@@ -54,6 +55,7 @@ class NetworkState:
     bridge: str = ""
     subnet: str | None = None
     last_ip: str | None = None
+    rules_backend: str | None = None
     sandboxes: dict[str, Sandbox] = field(default_factory=dict)
     user_networks: dict[str, Network] = field(default_factory=dict)  # id -> network
 
@@ -90,6 +92,7 @@ class NetworkStore:
             bridge=meta.get("bridge", ""),
             subnet=meta.get("subnet") or None,
             last_ip=meta.get("last_ip") or None,
+            rules_backend=meta.get("rules_backend") or None,
         )
         for cid, data in self.conn.execute("SELECT cid, data FROM sandboxes"):
             try:
