@@ -181,14 +181,14 @@ class Dockerd:
     iptables), for `docker pull` and `docker push` from and to the loopback registry."""
 
     def __init__(self, folder: Path) -> None:
-        from tests.compat.engines import _ping, _start_dockerd, unique
+        from tests.compat.engines import ping, start_dockerd, unique
 
         self.root = folder
         folder.mkdir(parents=True, exist_ok=True)
         self.cgroup = unique("/dockyard-bench")
-        self.proc = _start_dockerd(folder, self.cgroup)
+        self.proc = start_dockerd(folder, self.cgroup)
         deadline = time.monotonic() + 30
-        while not _ping(str(folder / "docker.sock")):
+        while not ping(str(folder / "docker.sock")):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"dockerd did not start: {(folder / 'dockerd.log').read_text()[-2000:]}")
             time.sleep(0.1)

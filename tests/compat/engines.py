@@ -477,6 +477,11 @@ def start_dockerd(
         log.close()
 
 
+# The names these had before they were shared (other branches may still use them).
+_start_dockerd = start_dockerd
+_ping = ping
+
+
 def _stop_dockerd(d: Dockerd) -> None:
     try:
         if d.proc.poll() is None:

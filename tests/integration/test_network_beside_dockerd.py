@@ -137,7 +137,7 @@ def free_subnet() -> ipaddress.IPv4Network:
         ]
     start = os.getpid() % 200
     for i in range(256):
-        net = ipaddress.ip_network(f"172.29.{(start + i) % 256}.0/24")
+        net = ipaddress.IPv4Network(f"172.29.{(start + i) % 256}.0/24")
         if not any(net.overlaps(t) for t in taken):
             return net
     raise AssertionError("no free /24 in 172.29.0.0/16 for dockerd's bridge")
