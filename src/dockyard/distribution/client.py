@@ -183,6 +183,8 @@ class RegistryClient:
                     hdrs["Authorization"] = auth
             try:
                 resp = await self.session.request(method, full, headers=hdrs, data=data, allow_redirects=True)
+            except aiohttp.ClientSSLError as e:
+                raise RegistryUnreachable(self._tls_problem(e)) from None
             except aiohttp.ClientConnectorError as e:
                 raise RegistryUnreachable(
                     f"cannot reach registry {self.endpoint.domain} ({self.endpoint.base_url}): {e.os_error}: "
@@ -209,6 +211,24 @@ class RegistryClient:
                 return resp
             await self._raise(resp, what or f"{method} {url}")
         raise AssertionError("unreachable")
+
+    def _tls_problem(self, e: aiohttp.ClientSSLError) -> str:
+        """The TLS handshake failed. An answer in plain HTTP shows up as OpenSSL's
+        WRONG_VERSION_NUMBER (the reply's first bytes, "HTTP/", read as a TLS record header):
+        dockerd says "server gave HTTP response to HTTPS client" and the fix is
+        --insecure-registry, which makes the daemon speak plain HTTP to that registry."""
+        domain = self.endpoint.domain
+        reason = getattr(e, "os_error", None) or e
+        if "WRONG_VERSION_NUMBER" in str(reason) or "record layer failure" in str(reason):
+            return (
+                f"registry {domain} answered in plain HTTP, not HTTPS ({self.endpoint.base_url}: "
+                f"{reason}): to use it over plain HTTP, start the daemon with --insecure-registry "
+                f'{domain} (or list it in "insecure-registries" of daemon.json)'
+            )
+        return (
+            f"TLS handshake with registry {domain} ({self.endpoint.base_url}) failed: {reason}: "
+            "trust the CA that signed its certificate (/etc/ssl/certs), or give it one this host trusts"
+        )
 
     def _auth_header(self, scope: str | None) -> str | None:
         if self._basic and self.credentials:
