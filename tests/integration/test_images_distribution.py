@@ -5,8 +5,11 @@ any registry, the download concurrency limit, foreign layers fetched from their 
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import os
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -188,6 +191,71 @@ def test_foreign_layer_is_fetched_from_its_urls(static: StaticRegistry, new_svc:
         mt.OCI_LAYER_NONDIST_TAR,
         mt.OCI_LAYER_TAR,
     ]
+
+
+@pytest.mark.parametrize(
+    "kinds",
+    [
+        (mt.OCI_MANIFEST, mt.OCI_CONFIG, mt.OCI_LAYER_NONDIST_GZIP, mt.OCI_LAYER_GZIP),
+        (mt.DOCKER_MANIFEST, mt.DOCKER_CONFIG, mt.DOCKER_LAYER_FOREIGN_GZIP, mt.DOCKER_LAYER_GZIP),
+    ],
+    ids=["oci-nondistributable", "docker-foreign"],
+)
+def test_foreign_layers_are_never_pushed(
+    kinds: tuple[str, str, str, str], static: StaticRegistry, new_svc: Any
+) -> None:
+    """image-spec layer.md: a non-distributable layer is not uploaded; the pushed manifest keeps
+    its descriptor and ``urls`` (dockerd's "Skipped foreign layer"). The reference registry takes
+    such a manifest without the blob once its URLs are allowed (validation.manifests.urls).
+    distribution 2.8 knows the Docker type and OCI's nondistributable tar and tar+gzip."""
+    manifest_type, config_type, foreign_type, layer_type = kinds
+    base = gzip.compress(tar([entry("foreign", data=b"licensed elsewhere")]), mtime=0)
+    own = gzip.compress(tar([entry("own", data=b"ours")]), mtime=0)
+    static.foreign[sha(base)] = base
+    config = canonical({"architecture": "amd64", "os": "linux", "config": {},
+                        "rootfs": {"type": "layers", "diff_ids": [sha(gzip.decompress(base)),
+                                                                  sha(gzip.decompress(own))]}})  # fmt: skip
+    urls = [f"http://{static.host}/foreign/{sha(base)}"]
+    foreign_desc = {"mediaType": foreign_type, "digest": sha(base), "size": len(base), "urls": urls}
+    manifest = canonical({
+        "schemaVersion": 2, "mediaType": manifest_type,
+        "config": {"mediaType": config_type, "digest": static.add_blob(config), "size": len(config)},
+        "layers": [foreign_desc, {"mediaType": layer_type, "digest": static.add_blob(own), "size": len(own)}],
+    })  # fmt: skip
+    static.put_manifest("foreign/source", "t", manifest, manifest_type)
+    svc = new_svc()
+    assert not errors(collect(svc.pull(f"{static.host}/foreign/source:t", None, None)))
+    assert svc.content.has(sha(base))  # fetched from its URL, held locally
+
+    target = StaticRegistry()  # holds nothing yet: every blob it gets was uploaded by this push
+    try:
+        svc.tag(f"{static.host}/foreign/source:t", f"{target.host}/foreign/pushed", "1")
+        msgs = collect(svc.push(f"{target.host}/foreign/pushed:1", None))
+        assert not errors(msgs), msgs
+        assert "Skipped foreign layer" in [m.get("status") for m in msgs]
+        assert not [r for r in target.requests if sha(base) in r], target.requests  # not even a HEAD
+        assert sorted(target.uploaded) == sorted([sha(own), sha(config)])
+        media_type, body = target.pushed[("foreign/pushed", "1")]
+        assert media_type == manifest_type and body == manifest  # byte for byte: its urls kept
+        assert json.loads(body)["layers"][0] == foreign_desc
+    finally:
+        target.stop()
+
+    allow = "validation:\n  manifests:\n    urls:\n      allow:\n        - '^http://127\\.0\\.0\\.1:'\n"
+    registry = ReferenceRegistry(extra_yaml=allow)
+    try:
+        svc.tag(f"{static.host}/foreign/source:t", f"{registry.host}/foreign/pushed", "1")
+        assert not errors(collect(svc.push(f"{registry.host}/foreign/pushed:1", None)))
+        head = f"http://{registry.host}/v2/foreign/pushed/blobs/{sha(base)}"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(urllib.request.Request(head, method="HEAD"), timeout=10)
+        assert refused.value.code == 404  # the reference registry has the manifest, not the blob
+        fresh = new_svc()
+        assert not errors(collect(fresh.pull(f"{registry.host}/foreign/pushed:1", None, None)))
+        source = svc.resolve(f"{static.host}/foreign/source:t")
+        assert fresh.resolve(f"{registry.host}/foreign/pushed:1").id == source.id
+    finally:
+        registry.stop()
 
 
 def test_tags_list(registry: ReferenceRegistry, new_svc: Any) -> None:
