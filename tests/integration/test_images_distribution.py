@@ -9,6 +9,7 @@ import gzip
 import json
 import os
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 
 from dockyard.distribution.client import RegistryClient
 from dockyard.distribution.tokens import TokenCache
+from dockyard.errors import Unauthorized
 from dockyard.images import options as image_options
 from dockyard.images.service import ImageService
 from dockyard.oci import mediatypes as mt
@@ -271,3 +273,55 @@ def test_tags_list(registry: ReferenceRegistry, new_svc: Any) -> None:
 
     assert asyncio.run(tags()) == ["t0", "t1", "t2"]
     assert json.loads(json.dumps(svc.options.registry.mirrors)) == {}
+
+
+def test_refresh_token_replaces_the_password(new_svc: Any) -> None:
+    """Against `dockyard registry serve` with accounts: the first token (GET, Basic) comes with a
+    refresh token (offline_token=true); tokens for new scopes come from the OAuth2 POST
+    (grant_type=refresh_token), so a push works even once the password given is wrong; a refresh
+    token alone (`identitytoken`, as `docker login` stores it) pulls; a bogus one is refused."""
+    from tests.unit.registry.harness import running_registry
+
+    with running_registry(auth=True) as server:
+        server.add_user("alice", "alice-pass-1")
+        svc = new_svc()
+        svc.bootstrap_busybox()
+        first = f"{server.addr}/alice/one:1"
+        svc.tag("busybox", first, None)
+        assert not errors(collect(svc.push(first, {"username": "alice", "password": "alice-pass-1"})))
+        refreshed = svc.tokens.refreshed  # the push scope's token, after the ping's (GET) one
+        second = f"{server.addr}/alice/two:1"
+        svc.tag("busybox", second, None)
+        msgs = collect(svc.push(second, {"username": "alice", "password": "no longer right"}))
+        assert not errors(msgs), msgs
+        assert svc.tokens.refreshed > refreshed  # the new scope's token came from the refresh token
+
+        form = {"grant_type": "password", "username": "alice", "password": "alice-pass-1",
+                "service": "dockyard-registry", "client_id": "test", "access_type": "offline"}  # fmt: skip
+        req = urllib.request.Request(f"{server.url}/token", data=urllib.parse.urlencode(form).encode())
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            identity = json.load(resp)["refresh_token"]
+        fresh = new_svc()
+        assert not errors(collect(fresh.pull(second, {"identitytoken": identity}, None)))
+        assert fresh.tokens.refreshed >= 1 and fresh.resolve(second).id == svc.resolve(second).id
+
+        bogus = new_svc()
+        with pytest.raises(Unauthorized, match="refused the refresh token"):
+            collect(bogus.pull(second, {"identitytoken": "not-a-refresh-token"}, None))
+
+
+def test_token_server_without_oauth_post_falls_back_to_get(new_svc: Any, tmp_path: Path) -> None:
+    tokens = TokenServer(tmp_path, "bob", "pw")  # GET only: a POST gets 501
+    reg = ReferenceRegistry(tokens.auth_config())
+    try:
+        svc = new_svc()
+        svc.bootstrap_busybox()
+        ref = f"{reg.host}/fallback/bb:1"
+        svc.tag("busybox", ref, None)
+        creds = {"username": "bob", "password": "pw", "identitytoken": "refresh-me"}
+        assert not errors(collect(svc.push(ref, creds)))
+        assert svc.tokens.refreshed == 0 and svc.tokens.no_oauth == {tokens.url}
+        assert all("offline_token=true" in r for r in tokens.requests), tokens.requests
+    finally:
+        reg.stop()
+        tokens.stop()
