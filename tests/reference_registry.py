@@ -23,19 +23,20 @@ from dockyard.util import busybox
 REGISTRY = "/usr/bin/docker-registry"
 
 
-def free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
     s = socket.socket()
-    s.bind(("127.0.0.1", 0))
+    s.bind((host, 0))
     port = int(s.getsockname()[1])
     s.close()
     return port
 
 
 class ReferenceRegistry:
-    def __init__(self, folder: Path | None = None) -> None:
+    def __init__(self, folder: Path | None = None, host: str = "127.0.0.1") -> None:
+        """``host``: the address to listen on (an address of a link the test made, or loopback)."""
         self.folder = folder or Path(tempfile.mkdtemp(prefix="dy-refreg-"))
-        self.port = free_port()
-        self.address = f"127.0.0.1:{self.port}"
+        self.port = free_port(host)
+        self.address = f"{host}:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ReferenceRegistry:

@@ -44,7 +44,10 @@ def test_dockyard_login_push_pull_private(dockyard_daemon: DockyardDaemon, regis
         assert bad.returncode != 0 and "unauthorized" in bad.stderr.lower(), bad.stderr
         login = dy(d, "login", "-u", "alice", "--password-stdin", registry.addr, input=b"alice-pass-1\n")
         assert (login.returncode, login.stdout.strip()) == (0, "Login Succeeded"), login.stderr
-        assert registry.addr in json.loads(config.read_text())["auths"]
+        stored = json.loads(config.read_text())["auths"][registry.addr]
+        # The registry's refresh token, as dockerd's login returns it (IdentityToken): pushes and
+        # pulls trade it for tokens (OAuth2 POST, grant_type=refresh_token).
+        assert stored.get("identitytoken"), stored
         pushed = dy(d, "push", ref)
         assert pushed.returncode == 0 and "digest: sha256:" in pushed.stdout, pushed.stderr
         image_id = json.loads(dy(d, "image", "inspect", ref).stdout)[0]["Id"]

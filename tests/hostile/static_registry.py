@@ -5,6 +5,8 @@ lies about its digest, an index that names itself, or a 100 MiB manifest. This o
 ``manifests[(repo, ref)]`` and ``blobs[digest]`` exactly as set, on 127.0.0.1, and:
 
     Range requests (206), so resumed pulls can be tested
+    pushes: POST/PATCH/PUT uploads (``uploaded[digest]``, digest checked) and manifest PUTs
+            (``pushed[(repo, tag)]``), each request in ``requests`` as "METHOD path"
     counts the blob bytes it sent (``sent[digest]``)
     ``cut[digest] = n``: the next download of that blob stops after n bytes (the connection is
                          closed mid-body, as a network drop), once
@@ -50,6 +52,9 @@ class StaticRegistry:
         self.cut: dict[str, int] = {}
         self.rate: float | None = None
         self.requests: list[str] = []
+        self.uploads: dict[str, bytearray] = {}  # upload id -> bytes so far
+        self.uploaded: dict[str, bytes] = {}  # blobs pushed, by digest
+        self.pushed: dict[tuple[str, str], tuple[str, bytes]] = {}  # manifests pushed: media type, bytes
         self.lock = threading.Lock()
         self.active = 0  # blob downloads in progress, and the most seen at once
         self.max_active = 0
@@ -65,6 +70,7 @@ class StaticRegistry:
                 self.do_GET(head=True)
 
             def do_GET(self, head: bool = False) -> None:
+                self.head = head  # an error answer to HEAD has no body either
                 registry.requests.append(f"{self.command} {self.path}")
                 path = self.path.split("?")[0]
                 if path == "/v2/":
@@ -96,6 +102,57 @@ class StaticRegistry:
                     return self._send(200, canonical({"name": repo, "tags": tags}), "application/json", head)
                 return self._error(404, "NAME_UNKNOWN", "unknown")
 
+            def _body(self) -> bytes:
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+            def do_POST(self) -> None:
+                registry.requests.append(f"POST {self.path}")
+                path = self.path.split("?")[0]
+                if not path.endswith("/blobs/uploads/"):
+                    return self._error(404, "NAME_UNKNOWN", "unknown")
+                self._body()
+                with registry.lock:
+                    upload = f"u{len(registry.uploads)}"
+                    registry.uploads[upload] = bytearray()
+                self.send_response(202)
+                self.send_header("Location", f"{path}{upload}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_PATCH(self) -> None:
+                registry.requests.append(f"PATCH {self.path}")
+                upload = self.path.split("?")[0].rsplit("/", 1)[1]
+                registry.uploads[upload] += self._body()
+                self.send_response(202)
+                self.send_header("Location", self.path.split("?")[0])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_PUT(self) -> None:
+                registry.requests.append(f"PUT {self.path}")
+                path, _, query = self.path.partition("?")
+                body = self._body()
+                if "/manifests/" in path:
+                    repo, ref = path[len("/v2/") :].split("/manifests/")
+                    media_type = self.headers.get("Content-Type", "")
+                    registry.pushed[(repo, ref)] = (media_type, body)
+                    self.send_response(201)
+                    self.send_header("Docker-Content-Digest", sha(body))
+                    self.send_header("Content-Length", "0")
+                    return self.end_headers()
+                upload = path.rsplit("/", 1)[1]
+                data = bytes(registry.uploads.pop(upload, b"")) + body
+                digest = dict(p.split("=", 1) for p in query.split("&") if "=" in p).get("digest", "")
+                digest = digest.replace("%3A", ":")
+                if sha(data) != digest:
+                    return self._error(400, "DIGEST_INVALID", f"content is {sha(data)}, not {digest}")
+                registry.uploaded[digest] = data
+                registry.blobs[digest] = data
+                self.send_response(201)
+                self.send_header("Docker-Content-Digest", digest)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
             def _error(self, status: int, code: str, message: str) -> None:
                 self._send(
                     status, canonical({"errors": [{"code": code, "message": message}]}), "application/json"
@@ -106,7 +163,7 @@ class StaticRegistry:
                 self.send_header("Content-Type", media_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                if not head:
+                if not head and not getattr(self, "head", False):
                     self.wfile.write(body)
 
             def _stream(self, chunks: Iterator[bytes], media_type: str) -> None:

@@ -5,8 +5,12 @@ any registry, the download concurrency limit, foreign layers fetched from their 
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import os
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +19,7 @@ import pytest
 
 from dockyard.distribution.client import RegistryClient
 from dockyard.distribution.tokens import TokenCache
+from dockyard.errors import Unauthorized
 from dockyard.images import options as image_options
 from dockyard.images.service import ImageService
 from dockyard.oci import mediatypes as mt
@@ -190,6 +195,71 @@ def test_foreign_layer_is_fetched_from_its_urls(static: StaticRegistry, new_svc:
     ]
 
 
+@pytest.mark.parametrize(
+    "kinds",
+    [
+        (mt.OCI_MANIFEST, mt.OCI_CONFIG, mt.OCI_LAYER_NONDIST_GZIP, mt.OCI_LAYER_GZIP),
+        (mt.DOCKER_MANIFEST, mt.DOCKER_CONFIG, mt.DOCKER_LAYER_FOREIGN_GZIP, mt.DOCKER_LAYER_GZIP),
+    ],
+    ids=["oci-nondistributable", "docker-foreign"],
+)
+def test_foreign_layers_are_never_pushed(
+    kinds: tuple[str, str, str, str], static: StaticRegistry, new_svc: Any
+) -> None:
+    """image-spec layer.md: a non-distributable layer is not uploaded; the pushed manifest keeps
+    its descriptor and ``urls`` (dockerd's "Skipped foreign layer"). The reference registry takes
+    such a manifest without the blob once its URLs are allowed (validation.manifests.urls).
+    distribution 2.8 knows the Docker type and OCI's nondistributable tar and tar+gzip."""
+    manifest_type, config_type, foreign_type, layer_type = kinds
+    base = gzip.compress(tar([entry("foreign", data=b"licensed elsewhere")]), mtime=0)
+    own = gzip.compress(tar([entry("own", data=b"ours")]), mtime=0)
+    static.foreign[sha(base)] = base
+    config = canonical({"architecture": "amd64", "os": "linux", "config": {},
+                        "rootfs": {"type": "layers", "diff_ids": [sha(gzip.decompress(base)),
+                                                                  sha(gzip.decompress(own))]}})  # fmt: skip
+    urls = [f"http://{static.host}/foreign/{sha(base)}"]
+    foreign_desc = {"mediaType": foreign_type, "digest": sha(base), "size": len(base), "urls": urls}
+    manifest = canonical({
+        "schemaVersion": 2, "mediaType": manifest_type,
+        "config": {"mediaType": config_type, "digest": static.add_blob(config), "size": len(config)},
+        "layers": [foreign_desc, {"mediaType": layer_type, "digest": static.add_blob(own), "size": len(own)}],
+    })  # fmt: skip
+    static.put_manifest("foreign/source", "t", manifest, manifest_type)
+    svc = new_svc()
+    assert not errors(collect(svc.pull(f"{static.host}/foreign/source:t", None, None)))
+    assert svc.content.has(sha(base))  # fetched from its URL, held locally
+
+    target = StaticRegistry()  # holds nothing yet: every blob it gets was uploaded by this push
+    try:
+        svc.tag(f"{static.host}/foreign/source:t", f"{target.host}/foreign/pushed", "1")
+        msgs = collect(svc.push(f"{target.host}/foreign/pushed:1", None))
+        assert not errors(msgs), msgs
+        assert "Skipped foreign layer" in [m.get("status") for m in msgs]
+        assert not [r for r in target.requests if sha(base) in r], target.requests  # not even a HEAD
+        assert sorted(target.uploaded) == sorted([sha(own), sha(config)])
+        media_type, body = target.pushed[("foreign/pushed", "1")]
+        assert media_type == manifest_type and body == manifest  # byte for byte: its urls kept
+        assert json.loads(body)["layers"][0] == foreign_desc
+    finally:
+        target.stop()
+
+    allow = "validation:\n  manifests:\n    urls:\n      allow:\n        - '^http://127\\.0\\.0\\.1:'\n"
+    registry = ReferenceRegistry(extra_yaml=allow)
+    try:
+        svc.tag(f"{static.host}/foreign/source:t", f"{registry.host}/foreign/pushed", "1")
+        assert not errors(collect(svc.push(f"{registry.host}/foreign/pushed:1", None)))
+        head = f"http://{registry.host}/v2/foreign/pushed/blobs/{sha(base)}"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(urllib.request.Request(head, method="HEAD"), timeout=10)
+        assert refused.value.code == 404  # the reference registry has the manifest, not the blob
+        fresh = new_svc()
+        assert not errors(collect(fresh.pull(f"{registry.host}/foreign/pushed:1", None, None)))
+        source = svc.resolve(f"{static.host}/foreign/source:t")
+        assert fresh.resolve(f"{registry.host}/foreign/pushed:1").id == source.id
+    finally:
+        registry.stop()
+
+
 def test_tags_list(registry: ReferenceRegistry, new_svc: Any) -> None:
     svc = new_svc()
     svc.bootstrap_busybox()
@@ -203,3 +273,55 @@ def test_tags_list(registry: ReferenceRegistry, new_svc: Any) -> None:
 
     assert asyncio.run(tags()) == ["t0", "t1", "t2"]
     assert json.loads(json.dumps(svc.options.registry.mirrors)) == {}
+
+
+def test_refresh_token_replaces_the_password(new_svc: Any) -> None:
+    """Against `dockyard registry serve` with accounts: the first token (GET, Basic) comes with a
+    refresh token (offline_token=true); tokens for new scopes come from the OAuth2 POST
+    (grant_type=refresh_token), so a push works even once the password given is wrong; a refresh
+    token alone (`identitytoken`, as `docker login` stores it) pulls; a bogus one is refused."""
+    from tests.unit.registry.harness import running_registry
+
+    with running_registry(auth=True) as server:
+        server.add_user("alice", "alice-pass-1")
+        svc = new_svc()
+        svc.bootstrap_busybox()
+        first = f"{server.addr}/alice/one:1"
+        svc.tag("busybox", first, None)
+        assert not errors(collect(svc.push(first, {"username": "alice", "password": "alice-pass-1"})))
+        refreshed = svc.tokens.refreshed  # the push scope's token, after the ping's (GET) one
+        second = f"{server.addr}/alice/two:1"
+        svc.tag("busybox", second, None)
+        msgs = collect(svc.push(second, {"username": "alice", "password": "no longer right"}))
+        assert not errors(msgs), msgs
+        assert svc.tokens.refreshed > refreshed  # the new scope's token came from the refresh token
+
+        form = {"grant_type": "password", "username": "alice", "password": "alice-pass-1",
+                "service": "dockyard-registry", "client_id": "test", "access_type": "offline"}  # fmt: skip
+        req = urllib.request.Request(f"{server.url}/token", data=urllib.parse.urlencode(form).encode())
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            identity = json.load(resp)["refresh_token"]
+        fresh = new_svc()
+        assert not errors(collect(fresh.pull(second, {"identitytoken": identity}, None)))
+        assert fresh.tokens.refreshed >= 1 and fresh.resolve(second).id == svc.resolve(second).id
+
+        bogus = new_svc()
+        with pytest.raises(Unauthorized, match="refused the refresh token"):
+            collect(bogus.pull(second, {"identitytoken": "not-a-refresh-token"}, None))
+
+
+def test_token_server_without_oauth_post_falls_back_to_get(new_svc: Any, tmp_path: Path) -> None:
+    tokens = TokenServer(tmp_path, "bob", "pw")  # GET only: a POST gets 501
+    reg = ReferenceRegistry(tokens.auth_config())
+    try:
+        svc = new_svc()
+        svc.bootstrap_busybox()
+        ref = f"{reg.host}/fallback/bb:1"
+        svc.tag("busybox", ref, None)
+        creds = {"username": "bob", "password": "pw", "identitytoken": "refresh-me"}
+        assert not errors(collect(svc.push(ref, creds)))
+        assert svc.tokens.refreshed == 0 and svc.tokens.no_oauth == {tokens.url}
+        assert all("offline_token=true" in r for r in tokens.requests), tokens.requests
+    finally:
+        reg.stop()
+        tokens.stop()

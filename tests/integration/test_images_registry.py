@@ -63,7 +63,8 @@ def free_port() -> int:
 class ReferenceRegistry:
     """docker-registry on a free 127.0.0.1 port, storage in a temp folder; stopped by its pid."""
 
-    def __init__(self, auth: dict[str, Any] | None = None) -> None:
+    def __init__(self, auth: dict[str, Any] | None = None, extra_yaml: str = "") -> None:
+        """``auth``: the config's auth section as a dict; ``extra_yaml``: more top-level sections."""
         self.dir = Path(tempfile.mkdtemp(prefix=f"dockyard-registry-{os.getpid()}-"))
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
@@ -76,7 +77,7 @@ class ReferenceRegistry:
         (self.dir / "config.yml").write_text(
             "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\n"
             f"storage:\n  filesystem:\n    rootdirectory: {self.dir / 'data'}\n  delete:\n    enabled: true\n"
-            f"http:\n  addr: {self.host}\n{auth_yaml}"
+            f"http:\n  addr: {self.host}\n{auth_yaml}{extra_yaml}"
         )
         log = open(self.dir / "registry.log", "wb")  # noqa: SIM115  (Popen dups it)
         try:
@@ -95,8 +96,9 @@ class ReferenceRegistry:
                 break  # 401: up, and asking for auth
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
+                    text = self.log()  # before stop() removes the folder
                     self.stop()
-                    raise RuntimeError(f"docker-registry did not start:\n{self.log()}") from None
+                    raise RuntimeError(f"docker-registry did not start:\n{text}") from None
                 time.sleep(0.05)
 
     def log(self) -> str:

@@ -195,11 +195,23 @@ def remove(config: dict[str, Any], server: str) -> bool:
     return bool(keys)
 
 
-def header(username: str = "", password: str = "", server: str = "") -> str:
+def identity_token(config: Mapping[str, Any], server: str) -> str:
+    """The refresh token `login` stored for ``server`` (``identitytoken``), or ""."""
+    wanted = server_key(server)
+    for key, entry in (config.get("auths") or {}).items():
+        if isinstance(entry, dict) and _matches(key, wanted) and entry.get("identitytoken"):
+            return str(entry["identitytoken"])
+    return ""
+
+
+def header(username: str = "", password: str = "", server: str = "", identitytoken: str = "") -> str:
     """The ``X-Registry-Auth`` value (``e30=``, an empty object, when there is nothing to send)."""
     payload: dict[str, str] = {}
     if username or password:
         payload = {"username": username, "password": password, "serveraddress": server}
+    if identitytoken:
+        # The docker CLI sends it beside the user name: the daemon trades it for tokens.
+        payload["identitytoken"] = identitytoken
     encoded = binascii.b2a_base64(fastjson.dumps(payload).encode(), newline=False)
     return encoded.translate(_URLSAFE).decode()
 
@@ -208,4 +220,4 @@ def header_for(config: Mapping[str, Any], server: str) -> str:
     found = get(config, server)
     if found is None:
         return header()
-    return header(found[0], found[1], server_key(server))
+    return header(found[0], found[1], server_key(server), identity_token(config, server))

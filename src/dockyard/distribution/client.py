@@ -16,6 +16,7 @@ spaces (a cross-repository mount asks for push on one repository and pull on ano
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from dockyard.oci.manifest import Index, Manifest, parse
 from dockyard.oci.platform import Platform
 from dockyard.oci.reference import Reference
 
+from . import oauth
 from .auth import Challenge, Credentials, parse_challenges, scope_for
 from .endpoint import Endpoint, RegistryUnreachable
 from .settings import RegistrySettings
@@ -183,6 +185,8 @@ class RegistryClient:
                     hdrs["Authorization"] = auth
             try:
                 resp = await self.session.request(method, full, headers=hdrs, data=data, allow_redirects=True)
+            except aiohttp.ClientSSLError as e:
+                raise RegistryUnreachable(self._tls_problem(e)) from None
             except aiohttp.ClientConnectorError as e:
                 raise RegistryUnreachable(
                     f"cannot reach registry {self.endpoint.domain} ({self.endpoint.base_url}): {e.os_error}: "
@@ -210,13 +214,39 @@ class RegistryClient:
             await self._raise(resp, what or f"{method} {url}")
         raise AssertionError("unreachable")
 
+    def _tls_problem(self, e: aiohttp.ClientSSLError) -> str:
+        """The TLS handshake failed. An answer in plain HTTP shows up as OpenSSL's
+        WRONG_VERSION_NUMBER (the reply's first bytes, "HTTP/", read as a TLS record header):
+        dockerd says "server gave HTTP response to HTTPS client" and the fix is
+        --insecure-registry, which makes the daemon speak plain HTTP to that registry."""
+        domain = self.endpoint.domain
+        reason = getattr(e, "os_error", None) or e
+        if "WRONG_VERSION_NUMBER" in str(reason) or "record layer failure" in str(reason):
+            return (
+                f"registry {domain} answered in plain HTTP, not HTTPS ({self.endpoint.base_url}: "
+                f"{reason}): to use it over plain HTTP, start the daemon with --insecure-registry "
+                f'{domain} (or list it in "insecure-registries" of daemon.json)'
+            )
+        return (
+            f"TLS handshake with registry {domain} ({self.endpoint.base_url}) failed: {reason}: "
+            "trust the CA that signed its certificate (/etc/ssl/certs), or give it one this host trusts"
+        )
+
     def _auth_header(self, scope: str | None) -> str | None:
         if self._basic and self.credentials:
             return self.credentials.basic()
         return None
 
     def _user(self) -> str:
-        return self.credentials.username if self.credentials else ""
+        """Whose tokens these are (the token cache's key): an identity token without a user name
+        is its own subject, never the anonymous one."""
+        if self.credentials is None:
+            return ""
+        if self.credentials.username:
+            return self.credentials.username
+        if self.credentials.identity_token:
+            return "identity:" + hashlib.sha256(self.credentials.identity_token.encode()).hexdigest()[:16]
+        return ""
 
     def _key(self, bearer: BearerRealm, scope: str | None) -> TokenKey:
         return TokenKey(bearer.realm, bearer.service, scope or "", self._user())
@@ -273,16 +303,64 @@ class RegistryClient:
         if self.credentials and self.credentials.registry_token:
             self.tokens.put(key, self.credentials.registry_token, None)
             return self.credentials.registry_token
-        query: list[tuple[str, str]] = []
-        if service:
-            query.append(("service", service))
-        scopes = set((ch.params.get("scope") or "").split()) | set((scope or "").split())
-        for s in sorted(scopes):
-            query.append(("scope", s))
+        scopes = sorted(set((ch.params.get("scope") or "").split()) | set((scope or "").split()))
+        answer = None
+        refresh = self._refresh_token(realm, service)
+        if refresh is not None and realm not in self.tokens.no_oauth:
+            answer = await self._post_refresh(realm, service, scopes, refresh)
+        if answer is None:
+            answer = await self._get_token(realm, service, scopes)
+        self.tokens.put(key, answer.token, answer.expires_in)
+        if answer.refresh_token and self.credentials and self.credentials.username:
+            self.tokens.put_refresh_token(realm, service, self._user(), answer.refresh_token)
+        return answer.token
+
+    def _refresh_token(self, realm: str, service: str) -> str | None:
+        """A refresh token for these credentials: one the token server gave earlier, else the
+        identity token of `docker login`. Anonymous clients have none."""
+        if self.credentials is None:
+            return None
+        if self.credentials.username:
+            cached = self.tokens.refresh_token(realm, service, self._user())
+            if cached:
+                return cached
+        return self.credentials.identity_token or None
+
+    async def _post_refresh(
+        self, realm: str, service: str, scopes: list[str], refresh: str
+    ) -> oauth.TokenAnswer | None:
+        """The OAuth2 refresh grant; None: use the GET (no POST form there, or the refresh token
+        was refused and a password can still get a token)."""
+        try:
+            async with self.session.post(realm, data=oauth.refresh_form(service, scopes, refresh)) as resp:
+                body = await resp.read()
+                status = resp.status
+        except aiohttp.ClientConnectorError as e:
+            raise RegistryUnreachable(f"cannot reach the token server {realm}: {e.os_error}") from None
+        if status in oauth.NO_OAUTH:
+            self.tokens.no_oauth.add(realm)
+            return None
+        if status in (400, 401, 403):
+            self.tokens.drop_refresh_token(realm, service, self._user())
+            if self.credentials and self.credentials.username and self.credentials.password:
+                return None
+            raise Unauthorized(
+                f"unauthorized: the token server of {self.endpoint.domain} refused the refresh token "
+                f"(revoked or expired; HTTP {status}): run `docker login {self.endpoint.domain}` again"
+            )
+        if status != 200:
+            raise RegistryError(f"token server {realm} answered {status}: {body[:200]!r}")
+        answer = oauth.parse_answer(body)
+        if answer is None:
+            raise RegistryError(f"token server {realm} sent no token")
+        self.tokens.refreshed += 1
+        return answer
+
+    async def _get_token(self, realm: str, service: str, scopes: list[str]) -> oauth.TokenAnswer:
         headers = {}
         if self.credentials and self.credentials.username:
             headers["Authorization"] = self.credentials.basic()
-        url = realm + ("&" if "?" in realm else "?") + urlencode(query)
+        url = oauth.get_url(realm, service, scopes, offline=bool(headers))
         try:
             async with self.session.get(url, headers=headers) as resp:
                 body = await resp.read()
@@ -296,18 +374,10 @@ class RegistryClient:
                     raise RegistryError(f"token server {realm} answered {resp.status}: {body[:200]!r}")
         except aiohttp.ClientConnectorError as e:
             raise RegistryUnreachable(f"cannot reach the token server {realm}: {e.os_error}") from None
-        try:
-            obj = json.loads(body)
-            token = obj.get("token") or obj.get("access_token")
-            expires_in = obj.get("expires_in")
-        except (json.JSONDecodeError, AttributeError):
-            token, expires_in = None, None
-        if not isinstance(token, str) or not token:
+        answer = oauth.parse_answer(body)
+        if answer is None:
             raise RegistryError(f"token server {realm} sent no token")
-        self.tokens.put(key, token, float(expires_in) if isinstance(expires_in, int | float) else None)
-        if isinstance(obj.get("refresh_token"), str):
-            self.tokens.put_refresh_token(realm, service, self._user(), obj["refresh_token"])
-        return token
+        return answer
 
     async def _raise(self, resp: aiohttp.ClientResponse, what: str) -> None:
         body = await resp.read()

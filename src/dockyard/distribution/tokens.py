@@ -4,8 +4,9 @@ A token is cached under (token server, service, scope, user) until shortly befor
 ``expires_in`` from the token server's answer, 60 seconds when it gives none (the spec's
 default). A registry that still answers 401 to a cached token makes the client drop it and
 fetch a fresh one (a token revoked early, a clock skew). A ``refresh_token`` from the token
-server (OAuth2, token.md "refresh_token") is kept per user and service and sent instead of the
-password next time.
+server (token.md "refresh_token", asked for with ``offline_token=true``) is kept per user and
+service, and traded for tokens of new scopes with the OAuth2 POST (oauth.py) instead of sending
+the password again; a token server without that form is remembered in ``no_oauth``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ class TokenCache:
         #: registry base URL -> the token server its last challenge named
         self.bearer: dict[str, BearerRealm] = {}
         self.fetched = 0  # tokens fetched from token servers (tests count them)
+        self.refreshed = 0  # of those, tokens got for a refresh token (OAuth2 POST)
+        #: token servers (realms) that answered the OAuth2 POST with 404/405/501: GET only
+        self.no_oauth: set[str] = set()
 
     def get(self, key: TokenKey) -> str | None:
         entry = self._tokens.get(key)
@@ -64,3 +68,7 @@ class TokenCache:
 
     def put_refresh_token(self, realm: str, service: str, user: str, token: str) -> None:
         self._refresh[(realm, service, user)] = token
+
+    def drop_refresh_token(self, realm: str, service: str, user: str) -> None:
+        # Idempotent: a refresh token already dropped (a parallel request's refusal) is fine.
+        self._refresh.pop((realm, service, user), None)

@@ -4,7 +4,9 @@ As dockerd: the registry's /v2/ is asked with the credentials, answering its cha
 or a Bearer token fetched from its token server with the credentials and no scope). A 200 at
 the end is "Login Succeeded"; a refusal is 401 with the registry's words. Nothing is stored on
 the daemon's side: the client keeps the credentials (config.json) and sends them with each
-pull and push.
+pull and push. A token server that hands out a refresh token (asked for with
+``offline_token=true``) makes it the IdentityToken of the answer, as dockerd's loginV2 does: the
+client stores it as ``identitytoken`` and pulls trade it for tokens (OAuth2 POST).
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ async def login(
     *,
     offline_domains: frozenset[str],
     svc: ImageService | None = None,
-) -> str:
+) -> tuple[str, str]:
+    """("Login Succeeded", identity token or "")."""
     if not username or not password:
         raise InvalidArgument("login needs a username and a password (or a token as the password)")
     domain = registry_domain(server_address)
@@ -57,4 +60,6 @@ async def login(
     ) as client:
         resp = await client.request("GET", "/v2/", scope=None, ok=(200,), what=f"login to {domain}")
         resp.release()
-    return LOGIN_SUCCEEDED
+        bearer = client.tokens.bearer.get(client.endpoint.base_url)
+        identity = client.tokens.refresh_token(bearer.realm, bearer.service, username) if bearer else None
+    return LOGIN_SUCCEEDED, identity or ""

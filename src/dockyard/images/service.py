@@ -424,7 +424,7 @@ class ImageService:
 
         return pull.pull(self, ref, auth, platform, all_tags=all_tags)
 
-    async def login(self, server_address: str, username: str, password: str) -> str:
+    async def login(self, server_address: str, username: str, password: str) -> tuple[str, str]:
         from dockyard.images import login
 
         return await login.login(

@@ -77,6 +77,9 @@ def test_docker_written_keys_are_found() -> None:
     header = json.loads(base64.urlsafe_b64decode(auth.header_for(config, "reg.example:444")))
     assert header == {"username": "u", "password": "p", "serveraddress": "reg.example:444"}
     assert auth.header_for({}, "docker.io") == "e30="
+    config["auths"]["https://reg.example:444/v1/"]["identitytoken"] = "refresh"  # as login stores it
+    header = json.loads(base64.urlsafe_b64decode(auth.header_for(config, "reg.example:444")))
+    assert header["identitytoken"] == "refresh" and header["username"] == "u"
 
 
 def test_bad_config_files(tmp_path: Path) -> None:

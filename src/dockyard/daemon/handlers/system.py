@@ -259,12 +259,12 @@ async def system_df(request: web.Request) -> web.StreamResponse:
 async def auth(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
     body = await read_json(request, required=True)
-    status = await ctx.images.login(
+    status, identity_token = await ctx.images.login(
         body.get("serveraddress") or "https://index.docker.io/v1/",
         body.get("username", ""),
         body.get("password", ""),
     )
-    return json_response({"Status": status, "IdentityToken": ""})
+    return json_response({"Status": status, "IdentityToken": identity_token})
 
 
 def routes(ctx: object) -> list[web.RouteDef]:
