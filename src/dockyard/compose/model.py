@@ -133,7 +133,8 @@ class Service:
     build: Build | None = None
     command: list[str] | None = None  # None: the image's; a string in the file is split as a shell would
     entrypoint: list[str] | None = None
-    environment: dict[str, str | None] = field(default_factory=dict)  # env_file entries merged in; None: unset
+    # env_file entries merged in; a None value: unset (a bare "VAR" with no value anywhere)
+    environment: dict[str, str | None] = field(default_factory=dict)
     ports: list[Port] = field(default_factory=list)
     expose: list[str] = field(default_factory=list)  # "80", "8000-8010/udp"
     volumes: list[Mount] = field(default_factory=list)
