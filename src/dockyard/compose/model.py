@@ -232,7 +232,7 @@ class Project:
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical form (`compose config`): dataclass fields, None and empty values left out."""
-        return _prune(
+        canonical: dict[str, Any] = _prune(
             {
                 "name": self.name,
                 "services": {k: asdict(v) for k, v in sorted(self.services.items())},
@@ -242,6 +242,7 @@ class Project:
                 "secrets": {k: asdict(v) for k, v in sorted(self.secrets.items())},
             }
         )
+        return canonical
 
 
 def _prune(value: Any) -> Any:
