@@ -1,0 +1,56 @@
+"""Reading a Compose file's YAML: safe types only, duplicate keys refused with their line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from dockyard.compose.problems import invalid
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (YAML 1.2 forbids it, PyYAML keeps
+    the last silently; Compose v2 reports it), naming the line."""
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:  # before `<<: *anchor` merge keys are flattened: those may be overridden
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, str | int | float | bool) and key is not None:
+            raise yaml.constructor.ConstructorError(
+                None, None, "a mapping key must be a scalar", key_node.start_mark
+            )
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f'duplicate key "{key}" (first on line {seen[key] + 1})',
+                key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line
+    loader.flatten_mapping(node)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def parse_yaml(text: str, display: str) -> Any:
+    """The document of ``text``; errors name ``display`` (the file as the user wrote it) and the line."""
+    try:
+        return yaml.load(text, Loader=_Loader)  # _Loader is a SafeLoader
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "?"
+        raise invalid(display, "", f"invalid YAML at {where}: {e.problem or e.context}") from None
+    except yaml.YAMLError as e:
+        raise invalid(display, "", f"invalid YAML: {e}") from None
+
+
+def dump_yaml(data: Any) -> str:
+    """Block-style YAML, keys in the given order (as `docker compose config` prints)."""
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000)
