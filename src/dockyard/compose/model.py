@@ -58,6 +58,8 @@ class Mount:
     source: str | None = None  # volume key (of Project.volumes) or absolute host path; None: anonymous
     read_only: bool = False
     bind_create_host_path: bool = True  # short syntax binds create a missing host folder, as Compose
+    bind_propagation: str | None = None  # "rprivate", "rslave", ... (":rslave" in the short syntax)
+    bind_selinux: str | None = None  # "z" or "Z": relabel the host folder
     volume_nocopy: bool = False
     tmpfs_size: int | None = None  # bytes
     tmpfs_mode: int | None = None
@@ -229,6 +231,7 @@ class Project:
     configs: dict[str, FileObject] = field(default_factory=dict)
     secrets: dict[str, FileObject] = field(default_factory=dict)
     environment: dict[str, str] = field(default_factory=dict)  # what interpolation used (.env + process)
+    warnings: list[str] = field(default_factory=list)  # for the user: unset variables, ignored keys
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical form (`compose config`): dataclass fields, None and empty values left out."""
