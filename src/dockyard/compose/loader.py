@@ -31,8 +31,8 @@ from dockyard.compose.graph import startup_order
 from dockyard.compose.interpolate import interpolate_tree
 from dockyard.compose.merge import merge_resources, merge_service
 from dockyard.compose.model import Network, Project
-from dockyard.compose.problems import invalid, join
 from dockyard.compose.output import to_yaml
+from dockyard.compose.problems import invalid, join
 from dockyard.compose.profiles import active_profiles, apply_profiles, enable_services
 from dockyard.compose.schema import IGNORED_SERVICE_KEYS, check_file
 from dockyard.compose.validate import check_enabled_dependencies, check_references

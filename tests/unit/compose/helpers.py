@@ -21,14 +21,18 @@ def write(folder: Path, files: Mapping[str, str]) -> None:
         path.write_text(textwrap.dedent(text))
 
 
-def load_in(folder: Path, contents: Mapping[str, str], environ: Mapping[str, str] | None = None, **kw: object) -> Project:
+def load_in(
+    folder: Path, contents: Mapping[str, str], environ: Mapping[str, str] | None = None, **kw: object
+) -> Project:
     """Write ``contents`` into ``folder`` (the current folder of the test) and load the project."""
     write(folder, contents)
     assert os.getcwd() == str(folder), "use the `project` fixture: it changes into the folder"
     return load(LoadOptions(environ=dict(environ or {}), **kw))  # type: ignore[arg-type]
 
 
-def load_error(folder: Path, contents: Mapping[str, str], environ: Mapping[str, str] | None = None, **kw: object) -> str:
+def load_error(
+    folder: Path, contents: Mapping[str, str], environ: Mapping[str, str] | None = None, **kw: object
+) -> str:
     with pytest.raises(InvalidArgument) as info:
         load_in(folder, contents, environ, **kw)
     return str(info.value)

@@ -49,7 +49,7 @@ def test_errors_name_the_file_and_line() -> None:
     assert str(info.value) == "prod.env: line 2: expected KEY=value, got '!bad'"
     with pytest.raises(InvalidArgument) as info:
         parse_dotenv('A="open\nB=2\n', "prod.env", {})
-    assert "prod.env: line 1: A: the \" quote is never closed" in str(info.value)
+    assert 'prod.env: line 1: A: the " quote is never closed' in str(info.value)
     with pytest.raises(InvalidArgument) as info:
         parse_dotenv("A=${NEED:?must be set}\n", "prod.env", {})
     assert 'prod.env: line 1: A: required variable "NEED" is missing a value: must be set' in str(info.value)
@@ -62,13 +62,19 @@ def test_several_env_files_later_wins_process_wins_over_all(tmp_path: Path) -> N
 
 
 def test_env_file_option_replaces_dotenv(project: Path) -> None:
-    files = {".env": "TAG=dotenv\n", "prod.env": "TAG=prod\n", "compose.yaml": "services:\n  web:\n    image: b:${TAG}\n"}
+    files = {
+        ".env": "TAG=dotenv\n",
+        "prod.env": "TAG=prod\n",
+        "compose.yaml": "services:\n  web:\n    image: b:${TAG}\n",
+    }
     p = load_in(project, files, env_files=["prod.env"])
     assert p.services["web"].image == "b:prod"
 
 
 def test_missing_env_file_option_is_an_error(project: Path) -> None:
-    message = load_error(project, {"compose.yaml": "services:\n  web:\n    image: b\n"}, env_files=["nope.env"])
+    message = load_error(
+        project, {"compose.yaml": "services:\n  web:\n    image: b\n"}, env_files=["nope.env"]
+    )
     assert "nope.env" in message and "not found" in message
 
 
@@ -107,7 +113,10 @@ def test_service_env_file_forms_and_precedence(project: Path) -> None:
 
 
 def test_required_env_file_missing(project: Path) -> None:
-    message = load_error(project, {"compose.yaml": "services:\n  web:\n    image: b\n    env_file: web.env\n"})
+    message = load_error(
+        project, {"compose.yaml": "services:\n  web:\n    image: b\n    env_file: web.env\n"}
+    )
     assert message == (
-        f'compose.yaml: services.web.env_file: {project}/web.env not found: create it, or mark it "required: false"'
+        f"compose.yaml: services.web.env_file: {project}/web.env not found: "
+        'create it, or mark it "required: false"'
     )

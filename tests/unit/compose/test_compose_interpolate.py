@@ -68,7 +68,10 @@ def test_empty_value_passes_the_unset_only_check() -> None:
 def test_missing_required_variable_names_file_path_variable_and_message(project: Path) -> None:
     message = load_error(
         project,
-        {"compose.yaml": "services:\n  web:\n    image: busybox\n    ports: ['80', '${PORT:?give the port}:80']\n"},
+        {
+            "compose.yaml": "services:\n  web:\n    image: busybox\n"
+            "    ports: ['80', '${PORT:?give the port}:80']\n"
+        },
     )
     assert message == (
         'compose.yaml: services.web.ports[1]: required variable "PORT" is missing a value: give the port'
@@ -103,5 +106,10 @@ def test_interpolated_numbers_and_booleans_are_converted(project: Path) -> None:
 
 
 def test_process_environment_wins_over_dotenv(project: Path) -> None:
-    files = {".env": "TAG=from-dotenv\nOTHER=dotenv-only\n", "compose.yaml": "services:\n  web:\n    image: b:${TAG}-${OTHER}\n"}
-    assert load_in(project, files, {"TAG": "from-process"}).services["web"].image == "b:from-process-dotenv-only"
+    files = {
+        ".env": "TAG=from-dotenv\nOTHER=dotenv-only\n",
+        "compose.yaml": "services:\n  web:\n    image: b:${TAG}-${OTHER}\n",
+    }
+    assert (
+        load_in(project, files, {"TAG": "from-process"}).services["web"].image == "b:from-process-dotenv-only"
+    )

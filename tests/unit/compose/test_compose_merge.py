@@ -58,7 +58,9 @@ OVERRIDE = """\
 
 
 def test_merge_rules(project: Path) -> None:
-    p = load_in(project, {"compose.yaml": BASE, "override.yaml": OVERRIDE}, files=["compose.yaml", "override.yaml"])
+    p = load_in(
+        project, {"compose.yaml": BASE, "override.yaml": OVERRIDE}, files=["compose.yaml", "override.yaml"]
+    )
     web = p.services["web"]
     assert web.image == "busybox:2"
     assert web.command == ["sh", "-c", "echo over"]  # replaced
@@ -88,7 +90,8 @@ def test_merge_rules(project: Path) -> None:
 
 def test_logging_with_another_driver_is_replaced(project: Path) -> None:
     files = {
-        "compose.yaml": "services:\n  web:\n    image: b\n    logging: {driver: json-file, options: {max-size: 1m}}\n",
+        "compose.yaml": "services:\n  web:\n    image: b\n"
+        "    logging: {driver: json-file, options: {max-size: 1m}}\n",
         "compose.override.yaml": "services:\n  web:\n    logging: {driver: syslog, options: {tag: web}}\n",
     }
     web = load_in(project, files).services["web"]  # compose.override.yaml is read with compose.yaml
@@ -139,14 +142,22 @@ def test_extends_same_file_and_other_file(project: Path) -> None:
 
 
 def test_extends_loop(project: Path) -> None:
-    text = "services:\n  a: {image: b, extends: c}\n  b: {image: b, extends: a}\n  c: {image: b, extends: b}\n"
+    text = (
+        "services:\n  a: {image: b, extends: c}\n  b: {image: b, extends: a}\n  c: {image: b, extends: b}\n"
+    )
     message = load_error(project, {"compose.yaml": text})
     assert message == "compose.yaml: services.a.extends: extends loops: a -> c -> b -> a"
 
 
 def test_extends_unknown_service(project: Path) -> None:
-    files = {"compose.yaml": "services:\n  web: {extends: {file: other.yaml, service: nope}}\n", "other.yaml": "services: {}\n"}
-    assert load_error(project, files) == 'compose.yaml: services.web.extends: no service "nope" to extend in other.yaml'
+    files = {
+        "compose.yaml": "services:\n  web: {extends: {file: other.yaml, service: nope}}\n",
+        "other.yaml": "services: {}\n",
+    }
+    assert (
+        load_error(project, files)
+        == 'compose.yaml: services.web.extends: no service "nope" to extend in other.yaml'
+    )
 
 
 PROFILES = """\
@@ -226,5 +237,8 @@ def test_include_conflict_and_loop(project: Path) -> None:
     assert load_error(project, files) == (
         "compose.yaml: services.web: conflicts with the service of the same name included from other.yaml"
     )
-    files = {"compose.yaml": "include: [other.yaml]\nservices: {}\n", "other.yaml": "include: [compose.yaml]\nservices: {}\n"}
+    files = {
+        "compose.yaml": "include: [other.yaml]\nservices: {}\n",
+        "other.yaml": "include: [compose.yaml]\nservices: {}\n",
+    }
     assert load_error(project, files) == "other.yaml: include[0]: include loops back to compose.yaml"

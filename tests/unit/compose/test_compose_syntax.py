@@ -51,7 +51,9 @@ def test_port_errors(spec: str, reason: str) -> None:
 
 
 def test_port_error_in_a_file_names_file_service_index(project: Path) -> None:
-    message = load_error(project, {"compose.yaml": "services:\n  web:\n    image: b\n    ports: ['8080:80', '80:x']\n"})
+    message = load_error(
+        project, {"compose.yaml": "services:\n  web:\n    image: b\n    ports: ['8080:80', '80:x']\n"}
+    )
     assert message == (
         'compose.yaml: services.web.ports[1]: invalid port "80:x": '
         "the container port 'x' is not a number or a range such as 8080-8081"
@@ -119,7 +121,8 @@ def test_volume_errors(spec: str, reason: str) -> None:
 def test_volumes_in_the_model(project: Path) -> None:
     p = load_in(
         project,
-        {"compose.yaml": """\
+        {
+            "compose.yaml": """\
             services:
               web:
                 image: b
@@ -132,29 +135,43 @@ def test_volumes_in_the_model(project: Path) -> None:
                   - {type: volume, source: data, target: /nc, volume: {nocopy: true}}
             volumes:
               data:
-            """},
+            """
+        },
     )
     assert p.services["web"].volumes == [
         Mount(type="volume", target="/data", source="data", bind_create_host_path=False),
         Mount(type="bind", target="/site", source=f"{project}/site", read_only=True),
         Mount(type="volume", target="/anon", bind_create_host_path=False),
-        Mount(type="tmpfs", target="/tmp", bind_create_host_path=False, tmpfs_size=64 << 20, tmpfs_mode=0o1777),
+        Mount(
+            type="tmpfs", target="/tmp", bind_create_host_path=False, tmpfs_size=64 << 20, tmpfs_mode=0o1777
+        ),
         Mount(type="bind", target="/conf", source=f"{project}/conf", bind_create_host_path=False),
         Mount(type="volume", target="/nc", source="data", bind_create_host_path=False, volume_nocopy=True),
     ]
 
 
 def test_volume_error_in_a_file(project: Path) -> None:
-    message = load_error(project, {"compose.yaml": "services:\n  db:\n    image: b\n    volumes: [/ok, 'data:rel']\n"})
+    message = load_error(
+        project, {"compose.yaml": "services:\n  db:\n    image: b\n    volumes: [/ok, 'data:rel']\n"}
+    )
     assert message == (
-        "compose.yaml: services.db.volumes[1]: invalid volume \"data:rel\": "
+        'compose.yaml: services.db.volumes[1]: invalid volume "data:rel": '
         "the target 'rel' must be an absolute path in the container"
     )
 
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("1m30s", 90.0), ("10s", 10.0), ("500ms", 0.5), ("1h", 3600.0), ("1.5s", 1.5), ("0", 0.0), ("2us", 2e-6), (30, 30.0)],
+    [
+        ("1m30s", 90.0),
+        ("10s", 10.0),
+        ("500ms", 0.5),
+        ("1h", 3600.0),
+        ("1.5s", 1.5),
+        ("0", 0.0),
+        ("2us", 2e-6),
+        (30, 30.0),
+    ],
 )
 def test_durations(text: str | int, seconds: float) -> None:
     assert parse_duration(text) == pytest.approx(seconds)
@@ -173,8 +190,8 @@ def test_bad_durations(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "size"),
-    [("64m", 64 << 20), ("1g", 1 << 30), ("1GB", 1 << 30), ("512k", 512 << 10), ("100b", 100), ("1.5g", 3 << 29),
-     ("2MiB", 2 << 20), (4096, 4096), ("4096", 4096)],
+    [("64m", 64 << 20), ("1g", 1 << 30), ("1GB", 1 << 30), ("512k", 512 << 10), ("100b", 100),
+     ("1.5g", 3 << 29), ("2MiB", 2 << 20), (4096, 4096), ("4096", 4096)],
 )  # fmt: skip
 def test_sizes(text: str | int, size: int) -> None:
     assert parse_size(text) == size
@@ -190,6 +207,7 @@ def test_bad_size_in_a_file(project: Path) -> None:
 
 def test_bad_duration_in_a_healthcheck(project: Path) -> None:
     message = load_error(
-        project, {"compose.yaml": "services:\n  web:\n    image: b\n    healthcheck: {test: 'true', interval: 10x}\n"}
+        project,
+        {"compose.yaml": "services:\n  web:\n    image: b\n    healthcheck: {test: 'true', interval: 10x}\n"},
     )
     assert message.startswith("compose.yaml: services.web.healthcheck.interval: invalid value '10x'")

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (each case keeps the whole message a user reads on one line)
 """Our validator: unknown keys, wrong types, undeclared references, dependency cycles; each error
 names the file, the service and the key."""
 
@@ -17,26 +18,55 @@ def svc(body: str, extra: str = "") -> dict[str, str]:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("    imagee: x\n", 'compose.yaml: services.web.imagee: unknown key "imagee" (did you mean "image"?)'),
+        (
+            "    imagee: x\n",
+            'compose.yaml: services.web.imagee: unknown key "imagee" (did you mean "image"?)',
+        ),
         ("    ports: 80\n", "compose.yaml: services.web.ports: must be a list, not a number 80"),
-        ("    read_only: maybe\n", "compose.yaml: services.web.read_only: must be a boolean (true or false), not a string 'maybe'"),
-        ("    deploy: {replicas: two}\n", "compose.yaml: services.web.deploy.replicas: must be an integer, not a string 'two'"),
-        ("    environment: 5\n", 'compose.yaml: services.web.environment: must be a list ("KEY=value") or a mapping, not a number 5'),
-        ("    healthcheck: {test: [CMD], bogus: 1}\n", 'compose.yaml: services.web.healthcheck.bogus: unknown key "bogus"'),
-        ("    depends_on: {db: {condition: service_ready}}\n",
-         'compose.yaml: services.web.depends_on.db: unknown condition "service_ready": use one of '
-         "service_started, service_healthy, service_completed_successfully"),
-        ("    restart: sometimes\n",
-         'compose.yaml: services.web.restart: invalid restart policy "sometimes": '
-         "use no, always, on-failure[:N] or unless-stopped"),
-        ("    ulimits: {nofile: {soft: 1}}\n", 'compose.yaml: services.web.ulimits.nofile: "hard" is required'),
-        ("    volumes: [{type: bind, target: /x}]\n", 'compose.yaml: services.web.volumes[0]: invalid volume: a bind needs a "source" host path'),
-        ("    healthcheck: {test: [RUN, x]}\n",
-         'compose.yaml: services.web.healthcheck.test: a test list starts with "CMD", "CMD-SHELL" or "NONE", not \'RUN\''),
-        ("    command: \"echo 'unclosed\"\n",
-         "compose.yaml: services.web.command: cannot split \"echo 'unclosed\" as a shell would: No closing quotation"),
+        (
+            "    read_only: maybe\n",
+            "compose.yaml: services.web.read_only: must be a boolean (true or false), not a string 'maybe'",
+        ),
+        (
+            "    deploy: {replicas: two}\n",
+            "compose.yaml: services.web.deploy.replicas: must be an integer, not a string 'two'",
+        ),
+        (
+            "    environment: 5\n",
+            'compose.yaml: services.web.environment: must be a list ("KEY=value") or a mapping, not a number 5',
+        ),
+        (
+            "    healthcheck: {test: [CMD], bogus: 1}\n",
+            'compose.yaml: services.web.healthcheck.bogus: unknown key "bogus"',
+        ),
+        (
+            "    depends_on: {db: {condition: service_ready}}\n",
+            'compose.yaml: services.web.depends_on.db: unknown condition "service_ready": use one of '
+            "service_started, service_healthy, service_completed_successfully",
+        ),
+        (
+            "    restart: sometimes\n",
+            'compose.yaml: services.web.restart: invalid restart policy "sometimes": '
+            "use no, always, on-failure[:N] or unless-stopped",
+        ),
+        (
+            "    ulimits: {nofile: {soft: 1}}\n",
+            'compose.yaml: services.web.ulimits.nofile: "hard" is required',
+        ),
+        (
+            "    volumes: [{type: bind, target: /x}]\n",
+            'compose.yaml: services.web.volumes[0]: invalid volume: a bind needs a "source" host path',
+        ),
+        (
+            "    healthcheck: {test: [RUN, x]}\n",
+            'compose.yaml: services.web.healthcheck.test: a test list starts with "CMD", "CMD-SHELL" or "NONE", not \'RUN\'',
+        ),
+        (
+            '    command: "echo \'unclosed"\n',
+            'compose.yaml: services.web.command: cannot split "echo \'unclosed" as a shell would: No closing quotation',
+        ),
     ],
-)  # fmt: skip
+)
 def test_service_shape_errors(project: Path, body: str, message: str) -> None:
     assert load_error(project, svc(body)) == message
 
@@ -45,20 +75,31 @@ def test_service_shape_errors(project: Path, body: str, message: str) -> None:
     ("text", "message"),
     [
         ("servics: {}\n", 'compose.yaml: servics: unknown key "servics" (did you mean "services"?)'),
-        ("services: [web]\n", "compose.yaml: services: must be a mapping of service names to services, not a list"),
+        (
+            "services: [web]\n",
+            "compose.yaml: services: must be a mapping of service names to services, not a list",
+        ),
         ("", "compose.yaml: the file is empty: a Compose file needs at least a services: mapping"),
         ("- a\n", "compose.yaml: the top level must be a mapping, not a list"),
-        ("services:\n  'we b': {image: x}\n",
-         "compose.yaml: services.we b: invalid service name: use letters, digits, '.', '_' and '-'"),
-        ("services: {}\nnetworks: {front: {drivr: bridge}}\n",
-         'compose.yaml: networks.front.drivr: unknown key "drivr" (did you mean "driver"?)'),
-        ("services: {}\nsecrets: {key: {}}\n",
-         "compose.yaml: secrets.key: give exactly one of file, environment or content, or external: true"),
-        ("services:\n  web:\n    image: a\n    image: b\n",
-         'compose.yaml: invalid YAML at line 4, column 5: duplicate key "image" (first on line 3)'),
+        (
+            "services:\n  'we b': {image: x}\n",
+            "compose.yaml: services.we b: invalid service name: use letters, digits, '.', '_' and '-'",
+        ),
+        (
+            "services: {}\nnetworks: {front: {drivr: bridge}}\n",
+            'compose.yaml: networks.front.drivr: unknown key "drivr" (did you mean "driver"?)',
+        ),
+        (
+            "services: {}\nsecrets: {key: {}}\n",
+            "compose.yaml: secrets.key: give exactly one of file, environment or content, or external: true",
+        ),
+        (
+            "services:\n  web:\n    image: a\n    image: b\n",
+            'compose.yaml: invalid YAML at line 4, column 5: duplicate key "image" (first on line 3)',
+        ),
         ("services: {web: [\n", "compose.yaml: invalid YAML at line 2, column 1: expected the node content"),
     ],
-)  # fmt: skip
+)
 def test_file_shape_errors(project: Path, text: str, message: str) -> None:
     assert load_error(project, {"compose.yaml": text}).startswith(message)
 
@@ -66,7 +107,8 @@ def test_file_shape_errors(project: Path, text: str, message: str) -> None:
 def test_extension_keys_are_allowed_everywhere(project: Path) -> None:
     p = load_in(
         project,
-        {"compose.yaml": """\
+        {
+            "compose.yaml": """\
             x-top: {anything: [1, 2]}
             services:
               x-not-a-service: {whatever: true}
@@ -76,7 +118,8 @@ def test_extension_keys_are_allowed_everywhere(project: Path) -> None:
                 healthcheck: {test: [CMD, "true"], x-note: fine}
             networks:
               back: {x-note: fine}
-            """},
+            """
+        },
     )
     assert list(p.services) == ["web"]
 
@@ -93,22 +136,37 @@ def test_error_names_the_file_that_has_it(project: Path) -> None:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("    depends_on: [dbb]\n  db:\n    image: b\n",
-         'compose.yaml: services.web.depends_on: unknown service "dbb" (did you mean "db"?): the project has db, web'),
-        ("    networks: [back]\n",
-         'compose.yaml: services.web.networks: network "back" is not declared: add it under the top-level networks:'),
-        ("    volumes: ['data:/data']\n",
-         'compose.yaml: services.web.volumes[0]: volume "data" is not declared: add it under the top-level '
-         "volumes:, or write ./data for a folder"),
-        ("    secrets: [token]\n",
-         'compose.yaml: services.web.secrets[0]: secret "token" is not declared: add it under the top-level secrets:'),
-        ("    configs: [{source: conf}]\n",
-         'compose.yaml: services.web.configs[0]: config "conf" is not declared: add it under the top-level configs:'),
-        ("    network_mode: service:nope\n", 'compose.yaml: services.web.network_mode: unknown service "nope"'),
-        ("    network_mode: host\n    networks: [default]\n",
-         'compose.yaml: services.web: network_mode "host" and networks cannot be used together: keep one'),
+        (
+            "    depends_on: [dbb]\n  db:\n    image: b\n",
+            'compose.yaml: services.web.depends_on: unknown service "dbb" (did you mean "db"?): the project has db, web',
+        ),
+        (
+            "    networks: [back]\n",
+            'compose.yaml: services.web.networks: network "back" is not declared: add it under the top-level networks:',
+        ),
+        (
+            "    volumes: ['data:/data']\n",
+            'compose.yaml: services.web.volumes[0]: volume "data" is not declared: add it under the top-level '
+            "volumes:, or write ./data for a folder",
+        ),
+        (
+            "    secrets: [token]\n",
+            'compose.yaml: services.web.secrets[0]: secret "token" is not declared: add it under the top-level secrets:',
+        ),
+        (
+            "    configs: [{source: conf}]\n",
+            'compose.yaml: services.web.configs[0]: config "conf" is not declared: add it under the top-level configs:',
+        ),
+        (
+            "    network_mode: service:nope\n",
+            'compose.yaml: services.web.network_mode: unknown service "nope"',
+        ),
+        (
+            "    network_mode: host\n    networks: [default]\n",
+            'compose.yaml: services.web: network_mode "host" and networks cannot be used together: keep one',
+        ),
     ],
-)  # fmt: skip
+)
 def test_reference_errors(project: Path, body: str, message: str) -> None:
     assert load_error(project, svc(body)) == message
 
