@@ -24,6 +24,7 @@ from typing import Any, TextIO
 
 from dockyard.compose import normalize
 from dockyard.compose.canonical import canonical_resources, canonical_service
+from dockyard.compose.directives import Directives, split_directives
 from dockyard.compose.dotenv import project_environment, read_env_file
 from dockyard.compose.extends import apply_extends
 from dockyard.compose.files import STDIN, project_name, resolve_files
@@ -74,7 +75,7 @@ class _Reader:
         rel = os.path.relpath(path, self.cwd)
         return path if rel.startswith("..") else rel
 
-    def document(self, path: str, env: Mapping[str, str]) -> tuple[dict[str, Any], str]:
+    def document(self, path: str, env: Mapping[str, str]) -> tuple[dict[str, Any], str, Directives]:
         display = self.display(path)
         if path == STDIN:
             text = (self.options.stdin or sys.stdin).read()
@@ -86,7 +87,7 @@ class _Reader:
                 raise invalid(display, "", f"cannot read: {e.strerror}") from None
             except UnicodeDecodeError:
                 raise invalid(display, "", "not UTF-8 text") from None
-        raw = parse_yaml(text, display)
+        raw, directives = split_directives(parse_yaml(text, display), display)
         if isinstance(raw, dict):
             raw = interpolate_tree(raw, env, display, self.warnings.append)
         check_file(raw, display)
@@ -98,11 +99,11 @@ class _Reader:
                     self.warnings.append(
                         f"{display}: services.{name}.{key} is not supported by dockyard: ignored"
                     )
-        return raw, display
+        return raw, display, directives
 
     def model(self, path: str, base_dir: str, env: Mapping[str, str], stack: tuple[str, ...]) -> _Model:
         """One file in long syntax, its ``include`` entries merged in, ``extends`` not yet applied."""
-        raw, display = self.document(path, env)
+        raw, display, directives = self.document(path, env)
         out = _Model(name=raw.get("name"))
         for i, entry in enumerate(raw.get("include") or []):
             included = self.include(entry, base_dir, display, join("include", i), (*stack, path))
@@ -119,7 +120,10 @@ class _Reader:
                     f"services.{name}",
                     f"conflicts with the service of the same name included from {out.origin[name]}",
                 )
-            out.services[name] = canonical_service(name, svc, display, base_dir)
+            out.services[name] = {
+                **canonical_service(name, svc, display, base_dir),
+                **directives.get(name, {}),
+            }
             out.origin[name] = display
         out.resources = merge_resources(out.resources, canonical_resources(raw, display, base_dir))
         return out

@@ -9,7 +9,8 @@
   mappings (canonical.py made them so) and merge by key; an ulimit is replaced whole;
 - ``logging`` merges its options when the driver is the same (or unset), else is replaced;
 - other lists (``cap_add``, ``dns``, ``expose``, ``profiles``, ...) are appended, without
-  duplicates.
+  duplicates;
+- a key tagged ``!reset`` is removed, one tagged ``!override`` replaced whole (directives.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from dockyard.compose.directives import OVERRIDE, RESET
 from dockyard.compose.ports import port_key
 
 _REPLACED = {"command", "entrypoint", "healthcheck.test", "ulimits.*"}
@@ -52,7 +54,16 @@ def _append_unique(base: list[Any], over: list[Any]) -> list[Any]:
 
 
 def merge_service(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """``over`` (a later file's, or the extending service's) on top of ``base``; neither is changed."""
+    """``over`` (a later file's, or the extending service's) on top of ``base``; neither is changed.
+
+    ``over``'s ``!reset`` keys are removed and its ``!override`` keys replace without merging.
+    """
+    over = dict(over)
+    reset = over.pop(RESET, [])
+    override = over.pop(OVERRIDE, [])
+    base = {
+        k: v for k, v in base.items() if k not in reset and k not in override and k not in (RESET, OVERRIDE)
+    }
     return _merge(base, over, "")
 
 

@@ -108,7 +108,12 @@ def service(name: str, svc: dict[str, Any], display: str, env: Mapping[str, str]
         s.build = Build(
             context=b["context"],
             dockerfile=b.get("dockerfile", "Dockerfile"),
-            args={k: v for k, v in b.get("args", {}).items() if v is not None},
+            # a bare ARG takes its value from the environment, as Compose; left out when unset there
+            args={
+                k: v
+                for k, v in ((k, v if v is not None else env.get(k)) for k, v in b.get("args", {}).items())
+                if v is not None
+            },
             target=b.get("target"),
             labels=dict(b.get("labels", {})),
             cache_from=list(b.get("cache_from", [])),

@@ -32,6 +32,13 @@ def check_references(project: Project, display_of: Callable[[str], str]) -> None
                     f'unknown service "{dep}"{suggest(dep, everything)}: '
                     f"the project has {', '.join(sorted(everything))}",
                 )
+        if svc.container_name and svc.replicas() > 1:
+            raise invalid(
+                file,
+                f"{at}.container_name",
+                f'"{svc.container_name}" cannot name {svc.replicas()} replicas: '
+                "container names are unique, drop container_name or run one replica",
+            )
         if mode and svc.networks:
             raise invalid(file, at, f'network_mode "{mode}" and networks cannot be used together: keep one')
         for net in svc.networks:

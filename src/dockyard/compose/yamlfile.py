@@ -63,6 +63,40 @@ _Loader.add_implicit_resolver(
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+class Reset:
+    """``!reset``: the key is removed from what earlier files (or the extended service) set."""
+
+    def __repr__(self) -> str:
+        return "!reset"
+
+
+class Override:
+    """``!override value``: the value replaces what earlier files set, without merging."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"!override {self.value!r}"
+
+
+def _construct_reset(loader: _Loader, node: yaml.Node) -> Reset:
+    return Reset()
+
+
+def _construct_override(loader: _Loader, node: yaml.Node) -> Override:
+    if isinstance(node, yaml.MappingNode):
+        return Override(_construct_mapping(loader, node, deep=True))
+    if isinstance(node, yaml.SequenceNode):
+        return Override(loader.construct_sequence(node, deep=True))
+    assert isinstance(node, yaml.ScalarNode)
+    return Override(loader.construct_scalar(node))
+
+
+_Loader.add_constructor("!reset", _construct_reset)
+_Loader.add_constructor("!override", _construct_override)
+
+
 def parse_yaml(text: str, display: str) -> Any:
     """The document of ``text``; errors name ``display`` (the file as the user wrote it) and the line."""
     try:

@@ -242,3 +242,51 @@ def test_include_conflict_and_loop(project: Path) -> None:
         "other.yaml": "include: [compose.yaml]\nservices: {}\n",
     }
     assert load_error(project, files) == "other.yaml: include[0]: include loops back to compose.yaml"
+
+
+def test_reset_and_override_tags(project: Path) -> None:
+    files = {
+        "compose.yaml": BASE,
+        "override.yaml": """\
+            services:
+              web:
+                ports: !reset []
+                environment: !override {ONLY: "1"}
+                volumes: !override ["./c:/srv"]
+                cap_add: !reset null
+              reader:
+                extends: base-db
+                labels: !reset {}
+              base-db:
+                image: busybox
+                labels: {a: b}
+            """,
+    }
+    p = load_in(project, files, files=["compose.yaml", "override.yaml"])
+    web = p.services["web"]
+    assert (web.ports, web.cap_add, web.environment) == ([], [], {"ONLY": "1"})
+    assert web.volumes == [Mount(type="bind", target="/srv", source=f"{project}/c")]
+    assert p.services["reader"].labels == {} and p.services["base-db"].labels == {"a": "b"}
+
+
+def test_tags_elsewhere_are_refused(project: Path) -> None:
+    files = {"compose.yaml": "services:\n  web:\n    image: b\n    healthcheck: {test: !reset []}\n"}
+    message = load_error(project, files)
+    assert message == (
+        "compose.yaml: services.web.healthcheck.test: !reset: "
+        "dockyard supports !reset and !override on a service's keys only"
+    )
+
+
+def test_build_args_without_value_come_from_the_environment(project: Path) -> None:
+    text = "services:\n  web:\n    build: {context: ., args: [FROM_ENV, MISSING, SET=1]}\n"
+    build = load_in(project, {"compose.yaml": text}, {"FROM_ENV": "e"}).services["web"].build
+    assert build is not None and build.args == {"FROM_ENV": "e", "SET": "1"}
+
+
+def test_container_name_with_replicas(project: Path) -> None:
+    text = "services:\n  web: {image: b, container_name: one, scale: 2}\n"
+    assert load_error(project, {"compose.yaml": text}) == (
+        'compose.yaml: services.web.container_name: "one" cannot name 2 replicas: '
+        "container names are unique, drop container_name or run one replica"
+    )
