@@ -20,6 +20,8 @@ def check_references(project: Project, display_of: Callable[[str], str]) -> None
     for name in sorted(everything):
         svc, file, at = everything[name], display_of(name), f"services.{name}"
         mode = svc.network_mode or ""
+        if svc.image is None and svc.build is None:
+            raise invalid(file, at, "has neither an image nor a build: add image: or build:")
         if mode.startswith("service:") and mode[8:] not in everything:
             raise invalid(
                 file, f"{at}.network_mode", f'unknown service "{mode[8:]}"{suggest(mode[8:], everything)}'

@@ -194,3 +194,8 @@ def test_ignored_keys_warn(project: Path) -> None:
         "compose.yaml: the top-level version is obsolete and ignored",
         "compose.yaml: services.web.links is not supported by dockyard: ignored",
     ]
+
+
+def test_service_needs_an_image_or_a_build(project: Path) -> None:
+    message = load_error(project, {"compose.yaml": "services:\n  web:\n    command: [echo]\n  empty:\n"})
+    assert message == "compose.yaml: services.empty: has neither an image nor a build: add image: or build:"
