@@ -52,12 +52,18 @@ def find_default_files(start: str) -> list[str]:
         folder = parent
 
 
-def resolve_files(files: list[str], cwd: str, environ: Mapping[str, str]) -> list[str]:
-    """Absolute paths of the files to merge, in order (``-`` stays ``-``)."""
+def resolve_files(
+    files: list[str], cwd: str, environ: Mapping[str, str], search_from: str | None = None
+) -> list[str]:
+    """Absolute paths of the files to merge, in order (``-`` stays ``-``).
+
+    Named files are relative to ``cwd``; the default ones are searched from ``search_from``
+    (--project-directory) or ``cwd``.
+    """
     if not files and environ.get("COMPOSE_FILE"):
         files = [f for f in environ["COMPOSE_FILE"].split(environ.get("COMPOSE_PATH_SEPARATOR", ":")) if f]
     if not files:
-        return find_default_files(cwd)
+        return find_default_files(search_from or cwd)
     out = []
     for f in files:
         if f == STDIN:

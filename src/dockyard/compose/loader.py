@@ -186,7 +186,7 @@ def load(options: LoadOptions) -> Project:
     env_files = [os.path.abspath(p) for p in options.env_files]
     # COMPOSE_FILE may come from the .env of the folder Compose starts in, before files are known.
     early_env = project_environment(env_files, os.path.join(first_dir, ".env"), environ)
-    files = resolve_files(options.files, cwd, early_env)
+    files = resolve_files(options.files, cwd, early_env, first_dir)
     if options.project_dir:
         project_dir = first_dir
     else:

@@ -147,3 +147,9 @@ def test_file_outside_the_current_folder_is_shown_by_its_path(project: Path, tmp
     other.write_text("services:\n  web: {image: b, ports: ['x']}\n")
     message = load_error(project, {}, files=[os.fspath(other)])
     assert message.startswith(f'{other}: services.web.ports[0]: invalid port "x"')
+
+
+def test_project_directory_without_files_is_searched(project: Path) -> None:
+    write(project, {"app/compose.yaml": SIMPLE, "app/.env": "X=app\n"})
+    p = load(LoadOptions(project_dir="app"))
+    assert (p.name, p.config_files, p.environment["X"]) == ("app", [f"{project}/app/compose.yaml"], "app")
