@@ -33,11 +33,11 @@ from dockyard.compose.interpolate import interpolate_tree
 from dockyard.compose.merge import merge_resources, merge_service
 from dockyard.compose.model import Network, Project
 from dockyard.compose.output import to_yaml
-from dockyard.compose.problems import invalid, join
+from dockyard.compose.problems import LocatedError, invalid, join, with_line
 from dockyard.compose.profiles import active_profiles, apply_profiles, enable_services
 from dockyard.compose.schema import IGNORED_SERVICE_KEYS, check_file
 from dockyard.compose.validate import check_enabled_dependencies, check_references
-from dockyard.compose.yamlfile import parse_yaml
+from dockyard.compose.yamlfile import key_lines, parse_yaml
 
 __all__ = ["LoadOptions", "enable_services", "load", "startup_order", "to_yaml"]
 
@@ -64,10 +64,13 @@ class _Model:
 
 
 class _Reader:
-    def __init__(self, options: LoadOptions, cwd: str, env: Mapping[str, str]) -> None:
+    def __init__(
+        self, options: LoadOptions, cwd: str, env: Mapping[str, str], lines: dict[str, dict[str, int]]
+    ) -> None:
         self.options, self.cwd, self.env = options, cwd, env
         self.warnings: list[str] = []
         self.extended: dict[str, tuple[dict[str, dict[str, Any]], str]] = {}
+        self.lines = lines  # display name -> key path -> line, for errors
 
     def display(self, path: str) -> str:
         if path == STDIN:
@@ -87,7 +90,9 @@ class _Reader:
                 raise invalid(display, "", f"cannot read: {e.strerror}") from None
             except UnicodeDecodeError:
                 raise invalid(display, "", "not UTF-8 text") from None
-        raw, directives = split_directives(parse_yaml(text, display), display)
+        document = parse_yaml(text, display)
+        self.lines[display] = key_lines(text)
+        raw, directives = split_directives(document, display)
         if isinstance(raw, dict):
             raw = interpolate_tree(raw, env, display, self.warnings.append)
         check_file(raw, display)
@@ -96,8 +101,10 @@ class _Reader:
         for name, svc in (raw.get("services") or {}).items():
             for key in IGNORED_SERVICE_KEYS:
                 if key in (svc or {}):
+                    line = self.lines[display].get(f"services.{name}.{key}")
+                    where = f"{display}:{line}" if line else display
                     self.warnings.append(
-                        f"{display}: services.{name}.{key} is not supported by dockyard: ignored"
+                        f"{where}: services.{name}.{key} is not supported by dockyard: ignored"
                     )
         return raw, display, directives
 
@@ -180,6 +187,17 @@ def _merge_models(base: _Model, over: _Model) -> _Model:
 
 
 def load(options: LoadOptions) -> Project:
+    """The project of ``options``' files. Raises InvalidArgument (a
+    :class:`~dockyard.compose.problems.LocatedError` for a problem inside a file: its file, line
+    and key path are attributes too)."""
+    lines: dict[str, dict[str, int]] = {}  # filled as files are read
+    try:
+        return _load(options, lines)
+    except LocatedError as e:
+        raise with_line(e, lines) from None
+
+
+def _load(options: LoadOptions, lines: dict[str, dict[str, int]]) -> Project:
     cwd = os.getcwd()
     environ = dict(options.environ)
     first_dir = os.path.abspath(options.project_dir or cwd)
@@ -197,7 +215,7 @@ def load(options: LoadOptions) -> Project:
         else project_environment(env_files, os.path.join(project_dir, ".env"), environ)
     )
 
-    reader = _Reader(options, cwd, env)
+    reader = _Reader(options, cwd, env, lines)
     merged = _Model()
     for path in files:
         merged = _merge_models(merged, reader.model(path, project_dir, env, ()))

@@ -109,6 +109,32 @@ def parse_yaml(text: str, display: str) -> Any:
         raise invalid(display, "", f"invalid YAML: {e}") from None
 
 
+def key_lines(text: str) -> dict[str, int]:
+    """The line (1-based) of every key and list item of a valid document, by path
+    (``services.web.ports[1]``), for error messages. Keys brought in by ``<<:`` have none."""
+    out: dict[str, int] = {}
+
+    def walk(node: yaml.Node, path: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                    sub = f"{path}.{key.value}" if path else str(key.value)
+                    out.setdefault(sub, key.start_mark.line + 1)
+                    walk(value, sub)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                out.setdefault(f"{path}[{i}]", item.start_mark.line + 1)
+                walk(item, f"{path}[{i}]")
+
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError:
+        return out
+    if root is not None:
+        walk(root, "")
+    return out
+
+
 def dump_yaml(data: Any) -> str:
     """Block-style YAML, keys in the given order (as `docker compose config` prints)."""
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000)

@@ -117,6 +117,6 @@ def test_required_env_file_missing(project: Path) -> None:
         project, {"compose.yaml": "services:\n  web:\n    image: b\n    env_file: web.env\n"}
     )
     assert message == (
-        f"compose.yaml: services.web.env_file: {project}/web.env not found: "
+        f"compose.yaml:4: services.web.env_file: {project}/web.env not found: "
         'create it, or mark it "required: false"'
     )

@@ -146,7 +146,7 @@ def test_file_outside_the_current_folder_is_shown_by_its_path(project: Path, tmp
     other = tmp_path / "elsewhere.yaml"
     other.write_text("services:\n  web: {image: b, ports: ['x']}\n")
     message = load_error(project, {}, files=[os.fspath(other)])
-    assert message.startswith(f'{other}: services.web.ports[0]: invalid port "x"')
+    assert message.startswith(f'{other}:2: services.web.ports[0]: invalid port "x"')
 
 
 def test_project_directory_without_files_is_searched(project: Path) -> None:

@@ -74,7 +74,7 @@ def test_missing_required_variable_names_file_path_variable_and_message(project:
         },
     )
     assert message == (
-        'compose.yaml: services.web.ports[1]: required variable "PORT" is missing a value: give the port'
+        'compose.yaml:4: services.web.ports[1]: required variable "PORT" is missing a value: give the port'
     )
 
 

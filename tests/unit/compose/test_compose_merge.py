@@ -146,7 +146,7 @@ def test_extends_loop(project: Path) -> None:
         "services:\n  a: {image: b, extends: c}\n  b: {image: b, extends: a}\n  c: {image: b, extends: b}\n"
     )
     message = load_error(project, {"compose.yaml": text})
-    assert message == "compose.yaml: services.a.extends: extends loops: a -> c -> b -> a"
+    assert message == "compose.yaml:2: services.a.extends: extends loops: a -> c -> b -> a"
 
 
 def test_extends_unknown_service(project: Path) -> None:
@@ -156,7 +156,7 @@ def test_extends_unknown_service(project: Path) -> None:
     }
     assert (
         load_error(project, files)
-        == 'compose.yaml: services.web.extends: no service "nope" to extend in other.yaml'
+        == 'compose.yaml:2: services.web.extends: no service "nope" to extend in other.yaml'
     )
 
 
@@ -185,7 +185,7 @@ def test_profiles_from_flag_and_environment(project: Path) -> None:
 def test_enabled_service_needing_a_disabled_one_is_an_error(project: Path) -> None:
     message = load_error(project, {"compose.yaml": PROFILES}, profiles=["debug"])
     assert message == (
-        'compose.yaml: services.debug.depends_on: service "tools" is not enabled (its profiles: tools): '
+        'compose.yaml:4: services.debug.depends_on: service "tools" is not enabled (its profiles: tools): '
         "enable one with --profile or COMPOSE_PROFILES, or mark the dependency required: false"
     )
 
@@ -235,13 +235,13 @@ def test_include_conflict_and_loop(project: Path) -> None:
         "other.yaml": "services:\n  web: {image: c}\n",
     }
     assert load_error(project, files) == (
-        "compose.yaml: services.web: conflicts with the service of the same name included from other.yaml"
+        "compose.yaml:3: services.web: conflicts with the service of the same name included from other.yaml"
     )
     files = {
         "compose.yaml": "include: [other.yaml]\nservices: {}\n",
         "other.yaml": "include: [compose.yaml]\nservices: {}\n",
     }
-    assert load_error(project, files) == "other.yaml: include[0]: include loops back to compose.yaml"
+    assert load_error(project, files) == "other.yaml:1: include[0]: include loops back to compose.yaml"
 
 
 def test_reset_and_override_tags(project: Path) -> None:
@@ -273,7 +273,7 @@ def test_tags_elsewhere_are_refused(project: Path) -> None:
     files = {"compose.yaml": "services:\n  web:\n    image: b\n    healthcheck: {test: !reset []}\n"}
     message = load_error(project, files)
     assert message == (
-        "compose.yaml: services.web.healthcheck.test: !reset: "
+        "compose.yaml:4: services.web.healthcheck.test: !reset: "
         "dockyard supports !reset and !override on a service's keys only"
     )
 
@@ -287,6 +287,6 @@ def test_build_args_without_value_come_from_the_environment(project: Path) -> No
 def test_container_name_with_replicas(project: Path) -> None:
     text = "services:\n  web: {image: b, container_name: one, scale: 2}\n"
     assert load_error(project, {"compose.yaml": text}) == (
-        'compose.yaml: services.web.container_name: "one" cannot name 2 replicas: '
+        'compose.yaml:2: services.web.container_name: "one" cannot name 2 replicas: '
         "container names are unique, drop container_name or run one replica"
     )

@@ -55,7 +55,7 @@ def test_port_error_in_a_file_names_file_service_index(project: Path) -> None:
         project, {"compose.yaml": "services:\n  web:\n    image: b\n    ports: ['8080:80', '80:x']\n"}
     )
     assert message == (
-        'compose.yaml: services.web.ports[1]: invalid port "80:x": '
+        'compose.yaml:4: services.web.ports[1]: invalid port "80:x": '
         "the container port 'x' is not a number or a range such as 8080-8081"
     )
 
@@ -155,7 +155,7 @@ def test_volume_error_in_a_file(project: Path) -> None:
         project, {"compose.yaml": "services:\n  db:\n    image: b\n    volumes: [/ok, 'data:rel']\n"}
     )
     assert message == (
-        'compose.yaml: services.db.volumes[1]: invalid volume "data:rel": '
+        'compose.yaml:4: services.db.volumes[1]: invalid volume "data:rel": '
         "the target 'rel' must be an absolute path in the container"
     )
 
@@ -200,7 +200,7 @@ def test_sizes(text: str | int, size: int) -> None:
 def test_bad_size_in_a_file(project: Path) -> None:
     message = load_error(project, {"compose.yaml": "services:\n  web:\n    image: b\n    mem_limit: 12x\n"})
     assert message == (
-        "compose.yaml: services.web.mem_limit: invalid value '12x': "
+        "compose.yaml:4: services.web.mem_limit: invalid value '12x': "
         "use a number with an optional b, k, m or g suffix (64m, 1g)"
     )
 
@@ -210,4 +210,4 @@ def test_bad_duration_in_a_healthcheck(project: Path) -> None:
         project,
         {"compose.yaml": "services:\n  web:\n    image: b\n    healthcheck: {test: 'true', interval: 10x}\n"},
     )
-    assert message.startswith("compose.yaml: services.web.healthcheck.interval: invalid value '10x'")
+    assert message.startswith("compose.yaml:4: services.web.healthcheck.interval: invalid value '10x'")
