@@ -6,7 +6,7 @@ import pytest
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def compose_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty folder named like a project, made the current folder for the test."""
     folder = tmp_path / "shop"
     folder.mkdir()

@@ -61,24 +61,24 @@ def test_several_env_files_later_wins_process_wins_over_all(tmp_path: Path) -> N
     assert (env["A"], env["B"], env["C"]) == ("1", "2", "process")
 
 
-def test_env_file_option_replaces_dotenv(project: Path) -> None:
+def test_env_file_option_replaces_dotenv(compose_dir: Path) -> None:
     files = {
         ".env": "TAG=dotenv\n",
         "prod.env": "TAG=prod\n",
         "compose.yaml": "services:\n  web:\n    image: b:${TAG}\n",
     }
-    p = load_in(project, files, env_files=["prod.env"])
+    p = load_in(compose_dir, files, env_files=["prod.env"])
     assert p.services["web"].image == "b:prod"
 
 
-def test_missing_env_file_option_is_an_error(project: Path) -> None:
+def test_missing_env_file_option_is_an_error(compose_dir: Path) -> None:
     message = load_error(
-        project, {"compose.yaml": "services:\n  web:\n    image: b\n"}, env_files=["nope.env"]
+        compose_dir, {"compose.yaml": "services:\n  web:\n    image: b\n"}, env_files=["nope.env"]
     )
     assert "nope.env" in message and "not found" in message
 
 
-def test_service_env_file_forms_and_precedence(project: Path) -> None:
+def test_service_env_file_forms_and_precedence(compose_dir: Path) -> None:
     files = {
         ".env": "SHELL_VAR=from-dotenv\n",
         "common.env": "A=common\nB=common\nREF=${SHELL_VAR}\n",
@@ -100,7 +100,7 @@ def test_service_env_file_forms_and_precedence(project: Path) -> None:
                   - web.env
             """,
     }
-    p = load_in(project, files)
+    p = load_in(compose_dir, files)
     assert p.services["one"].environment == {"A": "common", "B": "common", "REF": "from-dotenv"}
     assert p.services["two"].environment == {
         "A": "explicit",
@@ -112,11 +112,11 @@ def test_service_env_file_forms_and_precedence(project: Path) -> None:
     assert p.services["three"].environment == {"B": "web"}
 
 
-def test_required_env_file_missing(project: Path) -> None:
+def test_required_env_file_missing(compose_dir: Path) -> None:
     message = load_error(
-        project, {"compose.yaml": "services:\n  web:\n    image: b\n    env_file: web.env\n"}
+        compose_dir, {"compose.yaml": "services:\n  web:\n    image: b\n    env_file: web.env\n"}
     )
     assert message == (
-        f"compose.yaml:4: services.web.env_file: {project}/web.env not found: "
+        f"compose.yaml:4: services.web.env_file: {compose_dir}/web.env not found: "
         'create it, or mark it "required: false"'
     )

@@ -17,33 +17,33 @@ SIMPLE = "services:\n  web: {image: busybox}\n"
 
 
 @pytest.mark.parametrize("name", ["compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml"])
-def test_default_file_names(project: Path, name: str) -> None:
-    p = load_in(project, {name: SIMPLE})
-    assert p.config_files == [f"{project}/{name}"]
+def test_default_file_names(compose_dir: Path, name: str) -> None:
+    p = load_in(compose_dir, {name: SIMPLE})
+    assert p.config_files == [f"{compose_dir}/{name}"]
 
 
-def test_compose_yaml_is_preferred_and_its_override_is_read(project: Path) -> None:
+def test_compose_yaml_is_preferred_and_its_override_is_read(compose_dir: Path) -> None:
     files = {
         "docker-compose.yml": "services:\n  old: {image: b}\n",
         "compose.yaml": SIMPLE,
         "compose.override.yaml": "services:\n  web: {command: [echo]}\n",
     }
-    p = load_in(project, files)
-    assert p.config_files == [f"{project}/compose.yaml", f"{project}/compose.override.yaml"]
+    p = load_in(compose_dir, files)
+    assert p.config_files == [f"{compose_dir}/compose.yaml", f"{compose_dir}/compose.override.yaml"]
     assert p.services["web"].command == ["echo"]
 
 
-def test_found_in_a_parent_folder(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_found_in_a_parent_folder(compose_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write(
-        project,
+        compose_dir,
         {"compose.yaml": "services:\n  web: {image: b, volumes: ['./data:/data']}\n", ".env": "X=1\n"},
     )
-    deep = project / "src" / "pkg"
+    deep = compose_dir / "src" / "pkg"
     deep.mkdir(parents=True)
     monkeypatch.chdir(deep)
     p = load(LoadOptions())
-    assert (p.name, p.working_dir) == ("shop", str(project))
-    assert p.services["web"].volumes[0].source == f"{project}/data"
+    assert (p.name, p.working_dir) == ("shop", str(compose_dir))
+    assert p.services["web"].volumes[0].source == f"{compose_dir}/data"
     assert p.environment["X"] == "1"
 
 
@@ -55,44 +55,46 @@ def test_no_file_anywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         load(LoadOptions())
 
 
-def test_missing_named_file(project: Path) -> None:
-    assert load_error(project, {}, files=["nope.yaml"]).startswith("Compose file nope.yaml not found")
+def test_missing_named_file(compose_dir: Path) -> None:
+    assert load_error(compose_dir, {}, files=["nope.yaml"]).startswith("Compose file nope.yaml not found")
 
 
-def test_compose_file_variable(project: Path) -> None:
+def test_compose_file_variable(compose_dir: Path) -> None:
     files = {"a.yaml": SIMPLE, "b.yaml": "services:\n  web: {command: [b]}\n"}
-    p = load_in(project, files, {"COMPOSE_FILE": "a.yaml:b.yaml"})
-    assert p.config_files == [f"{project}/a.yaml", f"{project}/b.yaml"]
+    p = load_in(compose_dir, files, {"COMPOSE_FILE": "a.yaml:b.yaml"})
+    assert p.config_files == [f"{compose_dir}/a.yaml", f"{compose_dir}/b.yaml"]
 
 
-def test_stdin(project: Path) -> None:
+def test_stdin(compose_dir: Path) -> None:
     p = load(LoadOptions(files=["-"], stdin=io.StringIO("name: piped\n" + SIMPLE)))
-    assert (p.name, p.working_dir, p.config_files) == ("piped", str(project), ["-"])
+    assert (p.name, p.working_dir, p.config_files) == ("piped", str(compose_dir), ["-"])
 
 
-def test_project_directory_option(project: Path) -> None:
-    write(project, {"deploy/compose.yaml": "services:\n  web: {image: b, build: ./app}\n"})
+def test_project_directory_option(compose_dir: Path) -> None:
+    write(compose_dir, {"deploy/compose.yaml": "services:\n  web: {image: b, build: ./app}\n"})
     p = load(LoadOptions(files=["deploy/compose.yaml"]))
-    assert (p.name, p.working_dir) == ("deploy", f"{project}/deploy")
-    assert p.services["web"].build is not None and p.services["web"].build.context == f"{project}/deploy/app"
-    p = load(LoadOptions(files=["deploy/compose.yaml"], project_dir="."))
-    assert (p.name, p.working_dir) == ("shop", str(project))
-    assert p.services["web"].build is not None and p.services["web"].build.context == f"{project}/app"
-
-
-def test_project_name_precedence(project: Path) -> None:
-    files = {"compose.yaml": "name: from-file\n" + SIMPLE}
-    assert load_in(project, files).name == "from-file"
-    assert load_in(project, files, {"COMPOSE_PROJECT_NAME": "from-env"}).name == "from-env"
+    assert (p.name, p.working_dir) == ("deploy", f"{compose_dir}/deploy")
     assert (
-        load_in(project, files, {"COMPOSE_PROJECT_NAME": "from-env"}, project_name="from-flag").name
+        p.services["web"].build is not None and p.services["web"].build.context == f"{compose_dir}/deploy/app"
+    )
+    p = load(LoadOptions(files=["deploy/compose.yaml"], project_dir="."))
+    assert (p.name, p.working_dir) == ("shop", str(compose_dir))
+    assert p.services["web"].build is not None and p.services["web"].build.context == f"{compose_dir}/app"
+
+
+def test_project_name_precedence(compose_dir: Path) -> None:
+    files = {"compose.yaml": "name: from-file\n" + SIMPLE}
+    assert load_in(compose_dir, files).name == "from-file"
+    assert load_in(compose_dir, files, {"COMPOSE_PROJECT_NAME": "from-env"}).name == "from-env"
+    assert (
+        load_in(compose_dir, files, {"COMPOSE_PROJECT_NAME": "from-env"}, project_name="from-flag").name
         == "from-flag"
     )
-    write(project, {".env": "COMPOSE_PROJECT_NAME=from-dotenv\n"})
-    assert load_in(project, files).name == "from-dotenv"
+    write(compose_dir, {".env": "COMPOSE_PROJECT_NAME=from-dotenv\n"})
+    assert load_in(compose_dir, files).name == "from-dotenv"
 
 
-def test_project_name_names_engine_objects(project: Path) -> None:
+def test_project_name_names_engine_objects(compose_dir: Path) -> None:
     files = {
         "compose.yaml": SIMPLE
         + """\
@@ -106,7 +108,7 @@ def test_project_name_names_engine_objects(project: Path) -> None:
               kept: {external: true, name: shared}
             """.replace("            ", ""),
     }
-    p = load_in(project, files, project_name="demo")
+    p = load_in(compose_dir, files, project_name="demo")
     assert {k: n.name for k, n in p.networks.items()} == {
         "back": "demo_back",
         "named": "exact",
@@ -137,19 +139,19 @@ def test_folder_without_usable_name(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 @pytest.mark.parametrize("bad", ["Upper", "-dash", "sp ace", "dot.ted"])
-def test_given_project_names_must_be_valid(project: Path, bad: str) -> None:
-    message = load_error(project, {"compose.yaml": SIMPLE}, project_name=bad)
+def test_given_project_names_must_be_valid(compose_dir: Path, bad: str) -> None:
+    message = load_error(compose_dir, {"compose.yaml": SIMPLE}, project_name=bad)
     assert message.startswith(f'invalid project name "{bad}" (from -p): use lower-case letters')
 
 
-def test_file_outside_the_current_folder_is_shown_by_its_path(project: Path, tmp_path: Path) -> None:
+def test_file_outside_the_current_folder_is_shown_by_its_path(compose_dir: Path, tmp_path: Path) -> None:
     other = tmp_path / "elsewhere.yaml"
     other.write_text("services:\n  web: {image: b, ports: ['x']}\n")
-    message = load_error(project, {}, files=[os.fspath(other)])
+    message = load_error(compose_dir, {}, files=[os.fspath(other)])
     assert message.startswith(f'{other}:2: services.web.ports[0]: invalid port "x"')
 
 
-def test_project_directory_without_files_is_searched(project: Path) -> None:
-    write(project, {"app/compose.yaml": SIMPLE, "app/.env": "X=app\n"})
+def test_project_directory_without_files_is_searched(compose_dir: Path) -> None:
+    write(compose_dir, {"app/compose.yaml": SIMPLE, "app/.env": "X=app\n"})
     p = load(LoadOptions(project_dir="app"))
-    assert (p.name, p.config_files, p.environment["X"]) == ("app", [f"{project}/app/compose.yaml"], "app")
+    assert (p.name, p.config_files, p.environment["X"]) == ("app", [f"{compose_dir}/app/compose.yaml"], "app")

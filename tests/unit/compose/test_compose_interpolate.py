@@ -65,9 +65,9 @@ def test_empty_value_passes_the_unset_only_check() -> None:
     assert Substituter(ENV)("${EMPTY?}") == ""
 
 
-def test_missing_required_variable_names_file_path_variable_and_message(project: Path) -> None:
+def test_missing_required_variable_names_file_path_variable_and_message(compose_dir: Path) -> None:
     message = load_error(
-        project,
+        compose_dir,
         {
             "compose.yaml": "services:\n  web:\n    image: busybox\n"
             "    ports: ['80', '${PORT:?give the port}:80']\n"
@@ -78,9 +78,9 @@ def test_missing_required_variable_names_file_path_variable_and_message(project:
     )
 
 
-def test_values_are_interpolated_keys_are_not(project: Path) -> None:
+def test_values_are_interpolated_keys_are_not(compose_dir: Path) -> None:
     p = load_in(
-        project,
+        compose_dir,
         {"compose.yaml": "services:\n  web:\n    image: ${IMG}\n    labels: {'${KEY}': '${VAL}'}\n"},
         {"IMG": "busybox", "KEY": "k", "VAL": "v"},
     )
@@ -88,15 +88,15 @@ def test_values_are_interpolated_keys_are_not(project: Path) -> None:
     assert p.services["web"].labels == {"${KEY}": "v"}
 
 
-def test_unset_variable_becomes_blank_with_a_warning(project: Path) -> None:
-    p = load_in(project, {"compose.yaml": "services:\n  web:\n    image: busybox${NOPE}\n"})
+def test_unset_variable_becomes_blank_with_a_warning(compose_dir: Path) -> None:
+    p = load_in(compose_dir, {"compose.yaml": "services:\n  web:\n    image: busybox${NOPE}\n"})
     assert p.services["web"].image == "busybox"
     assert p.warnings == ['compose.yaml: the "NOPE" variable is not set; defaulting to a blank string']
 
 
-def test_interpolated_numbers_and_booleans_are_converted(project: Path) -> None:
+def test_interpolated_numbers_and_booleans_are_converted(compose_dir: Path) -> None:
     p = load_in(
-        project,
+        compose_dir,
         {"compose.yaml": "services:\n  web:\n    image: busybox\n    deploy: {replicas: '${N}'}\n"
          "    read_only: ${RO}\n    stop_grace_period: ${GRACE}\n"},
         {"N": "3", "RO": "true", "GRACE": "1m"},
@@ -105,11 +105,12 @@ def test_interpolated_numbers_and_booleans_are_converted(project: Path) -> None:
     assert (web.replicas(), web.read_only, web.stop_grace_period) == (3, True, 60.0)
 
 
-def test_process_environment_wins_over_dotenv(project: Path) -> None:
+def test_process_environment_wins_over_dotenv(compose_dir: Path) -> None:
     files = {
         ".env": "TAG=from-dotenv\nOTHER=dotenv-only\n",
         "compose.yaml": "services:\n  web:\n    image: b:${TAG}-${OTHER}\n",
     }
     assert (
-        load_in(project, files, {"TAG": "from-process"}).services["web"].image == "b:from-process-dotenv-only"
+        load_in(compose_dir, files, {"TAG": "from-process"}).services["web"].image
+        == "b:from-process-dotenv-only"
     )

@@ -57,9 +57,11 @@ OVERRIDE = """\
     """
 
 
-def test_merge_rules(project: Path) -> None:
+def test_merge_rules(compose_dir: Path) -> None:
     p = load_in(
-        project, {"compose.yaml": BASE, "override.yaml": OVERRIDE}, files=["compose.yaml", "override.yaml"]
+        compose_dir,
+        {"compose.yaml": BASE, "override.yaml": OVERRIDE},
+        files=["compose.yaml", "override.yaml"],
     )
     web = p.services["web"]
     assert web.image == "busybox:2"
@@ -74,7 +76,7 @@ def test_merge_rules(project: Path) -> None:
     ]
     assert [(m.target, m.source) for m in web.volumes] == [
         ("/data", "data"),
-        ("/srv", f"{project}/b"),
+        ("/srv", f"{compose_dir}/b"),
         ("/cache", None),
     ]
     assert web.cap_add == ["NET_ADMIN", "SYS_TIME"]
@@ -85,20 +87,20 @@ def test_merge_rules(project: Path) -> None:
     assert web.healthcheck.interval == 10.0
     assert web.logging == Logging(driver="json-file", options={"max-size": "1m", "max-file": "3"})
     assert web.ulimits == {"nofile": Ulimit(5, 5)}
-    assert p.config_files == [f"{project}/compose.yaml", f"{project}/override.yaml"]
+    assert p.config_files == [f"{compose_dir}/compose.yaml", f"{compose_dir}/override.yaml"]
 
 
-def test_logging_with_another_driver_is_replaced(project: Path) -> None:
+def test_logging_with_another_driver_is_replaced(compose_dir: Path) -> None:
     files = {
         "compose.yaml": "services:\n  web:\n    image: b\n"
         "    logging: {driver: json-file, options: {max-size: 1m}}\n",
         "compose.override.yaml": "services:\n  web:\n    logging: {driver: syslog, options: {tag: web}}\n",
     }
-    web = load_in(project, files).services["web"]  # compose.override.yaml is read with compose.yaml
+    web = load_in(compose_dir, files).services["web"]  # compose.override.yaml is read with compose.yaml
     assert web.logging == Logging(driver="syslog", options={"tag": "web"})
 
 
-def test_extends_same_file_and_other_file(project: Path) -> None:
+def test_extends_same_file_and_other_file(compose_dir: Path) -> None:
     files = {
         "compose.yaml": """\
             services:
@@ -128,34 +130,34 @@ def test_extends_same_file_and_other_file(project: Path) -> None:
             """,
         "common/app.env": "FROM_FILE=1\n",
     }
-    p = load_in(project, files)
+    p = load_in(compose_dir, files)
     web, api = p.services["web"], p.services["api"]
     assert web.image == "busybox" and web.command == ["echo", "web"]
     assert web.environment == {"LEVEL": "web", "KEEP": "1"}
-    assert web.volumes == [Mount(type="bind", target="/data", source=f"{project}/data")]
+    assert web.volumes == [Mount(type="bind", target="/data", source=f"{compose_dir}/data")]
     assert api.image == "busybox:app" and api.cap_add == ["SYS_TIME"]
     # paths of the other file are relative to its folder
-    assert api.build is not None and api.build.context == f"{project}/common/ctx"
-    assert api.volumes == [Mount(type="bind", target="/state", source=f"{project}/common/state")]
+    assert api.build is not None and api.build.context == f"{compose_dir}/common/ctx"
+    assert api.volumes == [Mount(type="bind", target="/state", source=f"{compose_dir}/common/state")]
     assert api.environment == {"FROM_FILE": "1"}
     assert api.ports == [Port(target=8000, published="8000")]
 
 
-def test_extends_loop(project: Path) -> None:
+def test_extends_loop(compose_dir: Path) -> None:
     text = (
         "services:\n  a: {image: b, extends: c}\n  b: {image: b, extends: a}\n  c: {image: b, extends: b}\n"
     )
-    message = load_error(project, {"compose.yaml": text})
+    message = load_error(compose_dir, {"compose.yaml": text})
     assert message == "compose.yaml:2: services.a.extends: extends loops: a -> c -> b -> a"
 
 
-def test_extends_unknown_service(project: Path) -> None:
+def test_extends_unknown_service(compose_dir: Path) -> None:
     files = {
         "compose.yaml": "services:\n  web: {extends: {file: other.yaml, service: nope}}\n",
         "other.yaml": "services: {}\n",
     }
     assert (
-        load_error(project, files)
+        load_error(compose_dir, files)
         == 'compose.yaml:2: services.web.extends: no service "nope" to extend in other.yaml'
     )
 
@@ -170,28 +172,34 @@ PROFILES = """\
     """
 
 
-def test_profiles_disable_services_until_enabled(project: Path) -> None:
-    p = load_in(project, {"compose.yaml": PROFILES})
+def test_profiles_disable_services_until_enabled(compose_dir: Path) -> None:
+    p = load_in(compose_dir, {"compose.yaml": PROFILES})
     assert sorted(p.services) == ["db", "web"]
     assert sorted(p.disabled) == ["admin", "debug", "tools"]
 
 
-def test_profiles_from_flag_and_environment(project: Path) -> None:
-    p = load_in(project, {"compose.yaml": PROFILES}, {"COMPOSE_PROFILES": "tools"}, profiles=["admin"])
+def test_profiles_from_flag_and_environment(compose_dir: Path) -> None:
+    p = load_in(compose_dir, {"compose.yaml": PROFILES}, {"COMPOSE_PROFILES": "tools"}, profiles=["admin"])
     assert sorted(p.services) == ["admin", "db", "tools", "web"]
-    assert sorted(load_in(project, {}, profiles=["*"]).services) == ["admin", "db", "debug", "tools", "web"]
+    assert sorted(load_in(compose_dir, {}, profiles=["*"]).services) == [
+        "admin",
+        "db",
+        "debug",
+        "tools",
+        "web",
+    ]
 
 
-def test_enabled_service_needing_a_disabled_one_is_an_error(project: Path) -> None:
-    message = load_error(project, {"compose.yaml": PROFILES}, profiles=["debug"])
+def test_enabled_service_needing_a_disabled_one_is_an_error(compose_dir: Path) -> None:
+    message = load_error(compose_dir, {"compose.yaml": PROFILES}, profiles=["debug"])
     assert message == (
         'compose.yaml:4: services.debug.depends_on: service "tools" is not enabled (its profiles: tools): '
         "enable one with --profile or COMPOSE_PROFILES, or mark the dependency required: false"
     )
 
 
-def test_enable_services_for_targeted_services_and_their_dependencies(project: Path) -> None:
-    p = load_in(project, {"compose.yaml": PROFILES})
+def test_enable_services_for_targeted_services_and_their_dependencies(compose_dir: Path) -> None:
+    p = load_in(compose_dir, {"compose.yaml": PROFILES})
     enable_services(p, ["debug"])
     assert sorted(p.services) == ["db", "debug", "tools", "web"]
     assert sorted(p.disabled) == ["admin"]
@@ -201,7 +209,7 @@ def test_enable_services_for_targeted_services_and_their_dependencies(project: P
         enable_services(p, ["nope"])
 
 
-def test_include(project: Path) -> None:
+def test_include(compose_dir: Path) -> None:
     files = {
         "compose.yaml": """\
             include:
@@ -222,29 +230,29 @@ def test_include(project: Path) -> None:
         "cache/compose.yaml": "services:\n  cache: {image: 'redis:${REDIS}'}\n",
         "cache/cache.env": "REDIS=7\n",
     }
-    p = load_in(project, files)
+    p = load_in(compose_dir, files)
     assert p.services["db"].image == "postgres:15"
-    assert p.services["db"].volumes[0].source == f"{project}/db/init"
+    assert p.services["db"].volumes[0].source == f"{compose_dir}/db/init"
     assert p.volumes["pgdata"].name == "shop_pgdata"
     assert p.services["cache"].image == "redis:7"
 
 
-def test_include_conflict_and_loop(project: Path) -> None:
+def test_include_conflict_and_loop(compose_dir: Path) -> None:
     files = {
         "compose.yaml": "include: [other.yaml]\nservices:\n  web: {image: b}\n",
         "other.yaml": "services:\n  web: {image: c}\n",
     }
-    assert load_error(project, files) == (
+    assert load_error(compose_dir, files) == (
         "compose.yaml:3: services.web: conflicts with the service of the same name included from other.yaml"
     )
     files = {
         "compose.yaml": "include: [other.yaml]\nservices: {}\n",
         "other.yaml": "include: [compose.yaml]\nservices: {}\n",
     }
-    assert load_error(project, files) == "other.yaml:1: include[0]: include loops back to compose.yaml"
+    assert load_error(compose_dir, files) == "other.yaml:1: include[0]: include loops back to compose.yaml"
 
 
-def test_reset_and_override_tags(project: Path) -> None:
+def test_reset_and_override_tags(compose_dir: Path) -> None:
     files = {
         "compose.yaml": BASE,
         "override.yaml": """\
@@ -262,31 +270,31 @@ def test_reset_and_override_tags(project: Path) -> None:
                 labels: {a: b}
             """,
     }
-    p = load_in(project, files, files=["compose.yaml", "override.yaml"])
+    p = load_in(compose_dir, files, files=["compose.yaml", "override.yaml"])
     web = p.services["web"]
     assert (web.ports, web.cap_add, web.environment) == ([], [], {"ONLY": "1"})
-    assert web.volumes == [Mount(type="bind", target="/srv", source=f"{project}/c")]
+    assert web.volumes == [Mount(type="bind", target="/srv", source=f"{compose_dir}/c")]
     assert p.services["reader"].labels == {} and p.services["base-db"].labels == {"a": "b"}
 
 
-def test_tags_elsewhere_are_refused(project: Path) -> None:
+def test_tags_elsewhere_are_refused(compose_dir: Path) -> None:
     files = {"compose.yaml": "services:\n  web:\n    image: b\n    healthcheck: {test: !reset []}\n"}
-    message = load_error(project, files)
+    message = load_error(compose_dir, files)
     assert message == (
         "compose.yaml:4: services.web.healthcheck.test: !reset: "
         "dockyard supports !reset and !override on a service's keys only"
     )
 
 
-def test_build_args_without_value_come_from_the_environment(project: Path) -> None:
+def test_build_args_without_value_come_from_the_environment(compose_dir: Path) -> None:
     text = "services:\n  web:\n    build: {context: ., args: [FROM_ENV, MISSING, SET=1]}\n"
-    build = load_in(project, {"compose.yaml": text}, {"FROM_ENV": "e"}).services["web"].build
+    build = load_in(compose_dir, {"compose.yaml": text}, {"FROM_ENV": "e"}).services["web"].build
     assert build is not None and build.args == {"FROM_ENV": "e", "SET": "1"}
 
 
-def test_container_name_with_replicas(project: Path) -> None:
+def test_container_name_with_replicas(compose_dir: Path) -> None:
     text = "services:\n  web: {image: b, container_name: one, scale: 2}\n"
-    assert load_error(project, {"compose.yaml": text}) == (
+    assert load_error(compose_dir, {"compose.yaml": text}) == (
         'compose.yaml:2: services.web.container_name: "one" cannot name 2 replicas: '
         "container names are unique, drop container_name or run one replica"
     )

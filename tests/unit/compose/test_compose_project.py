@@ -113,10 +113,10 @@ FILES = {
 }
 
 
-def test_realistic_project(project: Path) -> None:
-    p = load_in(project, FILES, {"TOKEN": "s3cret"})
+def test_realistic_project(compose_dir: Path) -> None:
+    p = load_in(compose_dir, FILES, {"TOKEN": "s3cret"})
     assert p.name == "shop"
-    assert p.working_dir == str(project)
+    assert p.working_dir == str(compose_dir)
     assert sorted(p.services) == ["api", "web", "worker"] and sorted(p.disabled) == ["debug"]
 
     web = p.services["web"]
@@ -146,7 +146,7 @@ def test_realistic_project(project: Path) -> None:
 
     api = p.services["api"]
     assert api.build == Build(
-        context=f"{project}/app", dockerfile="Containerfile", args={"VERSION": "1.36"}, target="run"
+        context=f"{compose_dir}/app", dockerfile="Containerfile", args={"VERSION": "1.36"}, target="run"
     )
     assert api.environment == {"LOG_LEVEL": "info", "ROLE": "api"}
     assert (api.read_only, api.cap_drop, api.cap_add) == (True, ["ALL"], ["NET_BIND_SERVICE"])
@@ -189,13 +189,13 @@ def test_realistic_project(project: Path) -> None:
         "default": Network(name="shop_default"),
     }
     assert p.volumes == {"data": Volume(name="shop_data")}
-    assert p.configs == {"site": FileObject(name="shop_site", file=f"{project}/site.conf")}
+    assert p.configs == {"site": FileObject(name="shop_site", file=f"{compose_dir}/site.conf")}
     assert p.secrets == {"token": FileObject(name="shop_token", environment="TOKEN")}
     assert p.warnings == []
 
 
-def test_config_output_loads_back_to_the_same_project(project: Path) -> None:
-    p = load_in(project, FILES, profiles=["debug"])
+def test_config_output_loads_back_to_the_same_project(compose_dir: Path) -> None:
+    p = load_in(compose_dir, FILES, profiles=["debug"])
     text = to_yaml(p)
     assert "debug" in p.services
     again = load(LoadOptions(files=["-"], stdin=io.StringIO(text), profiles=["debug"]))
@@ -210,8 +210,8 @@ def test_config_output_loads_back_to_the_same_project(project: Path) -> None:
     assert to_yaml(again) == text
 
 
-def test_config_output_is_canonical_long_syntax(project: Path) -> None:
-    out = to_compose(load_in(project, FILES))
+def test_config_output_is_canonical_long_syntax(compose_dir: Path) -> None:
+    out = to_compose(load_in(compose_dir, FILES))
     web = out["services"]["web"]
     assert web["ports"][0] == {"target": 80, "published": "8080", "protocol": "tcp", "mode": "ingress"}
     assert out["services"]["api"]["healthcheck"]["interval"] == "1m30s"
@@ -220,8 +220,8 @@ def test_config_output_is_canonical_long_syntax(project: Path) -> None:
     assert list(out) == ["name", "services", "networks", "volumes", "configs", "secrets"]
 
 
-def test_to_dict_is_json_and_stable(project: Path) -> None:
-    first = load_in(project, FILES).to_dict()
-    second = load_in(project, {}).to_dict()
+def test_to_dict_is_json_and_stable(compose_dir: Path) -> None:
+    first = load_in(compose_dir, FILES).to_dict()
+    second = load_in(compose_dir, {}).to_dict()
     assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
     assert first["services"]["web"]["ports"][0]["published"] == "8080"

@@ -50,9 +50,9 @@ def test_port_errors(spec: str, reason: str) -> None:
         parse_port(spec)
 
 
-def test_port_error_in_a_file_names_file_service_index(project: Path) -> None:
+def test_port_error_in_a_file_names_file_service_index(compose_dir: Path) -> None:
     message = load_error(
-        project, {"compose.yaml": "services:\n  web:\n    image: b\n    ports: ['8080:80', '80:x']\n"}
+        compose_dir, {"compose.yaml": "services:\n  web:\n    image: b\n    ports: ['8080:80', '80:x']\n"}
     )
     assert message == (
         'compose.yaml:4: services.web.ports[1]: invalid port "80:x": '
@@ -60,15 +60,17 @@ def test_port_error_in_a_file_names_file_service_index(project: Path) -> None:
     )
 
 
-def test_unquoted_colon_port_is_a_string_not_base_60(project: Path) -> None:
+def test_unquoted_colon_port_is_a_string_not_base_60(compose_dir: Path) -> None:
     # YAML 1.1 reads 8080:80 as 484880; Compose (YAML 1.2) as "8080:80"
-    p = load_in(project, {"compose.yaml": "services:\n  web:\n    image: b\n    ports:\n      - 8080:80\n"})
+    p = load_in(
+        compose_dir, {"compose.yaml": "services:\n  web:\n    image: b\n    ports:\n      - 8080:80\n"}
+    )
     assert p.services["web"].ports == [Port(target=80, published="8080")]
 
 
-def test_port_long_syntax(project: Path) -> None:
+def test_port_long_syntax(compose_dir: Path) -> None:
     p = load_in(
-        project,
+        compose_dir,
         {"compose.yaml": "services:\n  web:\n    image: b\n    ports:\n"
          "      - {target: 80, published: 8080, host_ip: 127.0.0.1, protocol: udp, mode: host}\n"
          "      - target: 81\n"},
@@ -118,9 +120,9 @@ def test_volume_errors(spec: str, reason: str) -> None:
     assert reason in str(info.value)
 
 
-def test_volumes_in_the_model(project: Path) -> None:
+def test_volumes_in_the_model(compose_dir: Path) -> None:
     p = load_in(
-        project,
+        compose_dir,
         {
             "compose.yaml": """\
             services:
@@ -140,19 +142,19 @@ def test_volumes_in_the_model(project: Path) -> None:
     )
     assert p.services["web"].volumes == [
         Mount(type="volume", target="/data", source="data", bind_create_host_path=False),
-        Mount(type="bind", target="/site", source=f"{project}/site", read_only=True),
+        Mount(type="bind", target="/site", source=f"{compose_dir}/site", read_only=True),
         Mount(type="volume", target="/anon", bind_create_host_path=False),
         Mount(
             type="tmpfs", target="/tmp", bind_create_host_path=False, tmpfs_size=64 << 20, tmpfs_mode=0o1777
         ),
-        Mount(type="bind", target="/conf", source=f"{project}/conf", bind_create_host_path=False),
+        Mount(type="bind", target="/conf", source=f"{compose_dir}/conf", bind_create_host_path=False),
         Mount(type="volume", target="/nc", source="data", bind_create_host_path=False, volume_nocopy=True),
     ]
 
 
-def test_volume_error_in_a_file(project: Path) -> None:
+def test_volume_error_in_a_file(compose_dir: Path) -> None:
     message = load_error(
-        project, {"compose.yaml": "services:\n  db:\n    image: b\n    volumes: [/ok, 'data:rel']\n"}
+        compose_dir, {"compose.yaml": "services:\n  db:\n    image: b\n    volumes: [/ok, 'data:rel']\n"}
     )
     assert message == (
         'compose.yaml:4: services.db.volumes[1]: invalid volume "data:rel": '
@@ -197,17 +199,19 @@ def test_sizes(text: str | int, size: int) -> None:
     assert parse_size(text) == size
 
 
-def test_bad_size_in_a_file(project: Path) -> None:
-    message = load_error(project, {"compose.yaml": "services:\n  web:\n    image: b\n    mem_limit: 12x\n"})
+def test_bad_size_in_a_file(compose_dir: Path) -> None:
+    message = load_error(
+        compose_dir, {"compose.yaml": "services:\n  web:\n    image: b\n    mem_limit: 12x\n"}
+    )
     assert message == (
         "compose.yaml:4: services.web.mem_limit: invalid value '12x': "
         "use a number with an optional b, k, m or g suffix (64m, 1g)"
     )
 
 
-def test_bad_duration_in_a_healthcheck(project: Path) -> None:
+def test_bad_duration_in_a_healthcheck(compose_dir: Path) -> None:
     message = load_error(
-        project,
+        compose_dir,
         {"compose.yaml": "services:\n  web:\n    image: b\n    healthcheck: {test: 'true', interval: 10x}\n"},
     )
     assert message.startswith("compose.yaml:4: services.web.healthcheck.interval: invalid value '10x'")

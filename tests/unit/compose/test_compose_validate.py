@@ -68,8 +68,8 @@ def svc(body: str, extra: str = "") -> dict[str, str]:
         ),
     ],
 )
-def test_service_shape_errors(project: Path, body: str, message: str) -> None:
-    assert load_error(project, svc(body)) == message
+def test_service_shape_errors(compose_dir: Path, body: str, message: str) -> None:
+    assert load_error(compose_dir, svc(body)) == message
 
 
 @pytest.mark.parametrize(
@@ -101,13 +101,13 @@ def test_service_shape_errors(project: Path, body: str, message: str) -> None:
         ("services: {web: [\n", "compose.yaml: invalid YAML at line 2, column 1: expected the node content"),
     ],
 )
-def test_file_shape_errors(project: Path, text: str, message: str) -> None:
-    assert load_error(project, {"compose.yaml": text}).startswith(message)
+def test_file_shape_errors(compose_dir: Path, text: str, message: str) -> None:
+    assert load_error(compose_dir, {"compose.yaml": text}).startswith(message)
 
 
-def test_extension_keys_are_allowed_everywhere(project: Path) -> None:
+def test_extension_keys_are_allowed_everywhere(compose_dir: Path) -> None:
     p = load_in(
-        project,
+        compose_dir,
         {
             "compose.yaml": """\
             x-top: {anything: [1, 2]}
@@ -125,12 +125,12 @@ def test_extension_keys_are_allowed_everywhere(project: Path) -> None:
     assert list(p.services) == ["web"]
 
 
-def test_error_names_the_file_that_has_it(project: Path) -> None:
+def test_error_names_the_file_that_has_it(compose_dir: Path) -> None:
     files = {
         "compose.yaml": "services:\n  web:\n    image: busybox\n",
         "override.yaml": "services:\n  web:\n    ports: ['80:x']\n",
     }
-    message = load_error(project, files, files=["compose.yaml", "override.yaml"])
+    message = load_error(compose_dir, files, files=["compose.yaml", "override.yaml"])
     assert message.startswith('override.yaml:3: services.web.ports[0]: invalid port "80:x"')
 
 
@@ -168,11 +168,11 @@ def test_error_names_the_file_that_has_it(project: Path) -> None:
         ),
     ],
 )
-def test_reference_errors(project: Path, body: str, message: str) -> None:
-    assert load_error(project, svc(body)) == message
+def test_reference_errors(compose_dir: Path, body: str, message: str) -> None:
+    assert load_error(compose_dir, svc(body)) == message
 
 
-def test_dependency_cycle_is_named(project: Path) -> None:
+def test_dependency_cycle_is_named(compose_dir: Path) -> None:
     text = """\
         services:
           web: {image: b, depends_on: [api]}
@@ -180,29 +180,29 @@ def test_dependency_cycle_is_named(project: Path) -> None:
           db: {image: b, depends_on: [web]}
           solo: {image: b}
         """
-    message = load_error(project, {"compose.yaml": text})
+    message = load_error(compose_dir, {"compose.yaml": text})
     assert message == "compose.yaml:3: services.api.depends_on: dependency cycle: api -> db -> web -> api"
 
 
-def test_self_dependency_is_a_cycle(project: Path) -> None:
-    message = load_error(project, {"compose.yaml": "services:\n  web: {image: b, depends_on: [web]}\n"})
+def test_self_dependency_is_a_cycle(compose_dir: Path) -> None:
+    message = load_error(compose_dir, {"compose.yaml": "services:\n  web: {image: b, depends_on: [web]}\n"})
     assert message == "compose.yaml:2: services.web.depends_on: dependency cycle: web -> web"
 
 
-def test_ignored_keys_warn(project: Path) -> None:
-    p = load_in(project, svc("    links: [db]\n  db:\n    image: b\n", "version: '3'\n"))
+def test_ignored_keys_warn(compose_dir: Path) -> None:
+    p = load_in(compose_dir, svc("    links: [db]\n  db:\n    image: b\n", "version: '3'\n"))
     assert p.warnings == [
         "compose.yaml: the top-level version is obsolete and ignored",
         "compose.yaml:4: services.web.links is not supported by dockyard: ignored",
     ]
 
 
-def test_service_needs_an_image_or_a_build(project: Path) -> None:
-    message = load_error(project, {"compose.yaml": "services:\n  web:\n    command: [echo]\n  empty:\n"})
+def test_service_needs_an_image_or_a_build(compose_dir: Path) -> None:
+    message = load_error(compose_dir, {"compose.yaml": "services:\n  web:\n    command: [echo]\n  empty:\n"})
     assert message == "compose.yaml:4: services.empty: has neither an image nor a build: add image: or build:"
 
 
-def test_errors_carry_the_line_of_the_key(project: Path) -> None:
+def test_errors_carry_the_line_of_the_key(compose_dir: Path) -> None:
     text = """\
         services:
           db:
@@ -216,7 +216,7 @@ def test_errors_carry_the_line_of_the_key(project: Path) -> None:
                 protcol: udp
         """
     with pytest.raises(LocatedError) as info:
-        load_in(project, {"compose.yaml": text})
+        load_in(compose_dir, {"compose.yaml": text})
     e = info.value
     assert (e.file, e.line, e.path) == ("compose.yaml", 10, "services.web.ports[1].protcol")
     assert (
