@@ -81,6 +81,7 @@ class Progress:
             label = f"{line.kind} {line.name}".ljust(width)
             text.append(f" {mark} ", style=style)
             text.append(f"{label}  {line.status:<10} {elapsed:.1f}s\n")
+        text.rstrip()
         return text
 
     def close(self) -> None:
