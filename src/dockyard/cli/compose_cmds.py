@@ -163,6 +163,7 @@ def ps(c: Compose, argv: list[str]) -> int:
         "format", help="Format output using a custom template: 'table', 'json', or a Go template"
     )
     cmd.flags.strings("status", help="Filter services by status")
+    cmd.flags.bool("no-trunc", help="Don't truncate output")
     opts, services = cmd.parse(argv)
     project, name = c.project_or_name()
     ops.check_services(project, services)
@@ -182,6 +183,8 @@ def ps(c: Compose, argv: list[str]) -> int:
     for row, x in zip(rows, found, strict=True):
         if not opts.format or opts.format == "table":
             row["Created"] = humanize.ago(x.created)
+            if not opts.no_trunc:
+                row["Command"] = '"' + formatter.ellipsis(x.command, 20) + '"'
     spec = opts.format or PS_TABLE
     c.ctx.write(formatter.render(spec, PS_TABLE, rows, PS_HEADERS).encode())
     return 0

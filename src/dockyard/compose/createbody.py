@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from dockyard.compose import naming
-from dockyard.compose.model import Healthcheck, Mount, Project, Service
+from dockyard.compose.model import Healthcheck, Mount, Project, Service, ServiceNetwork
 from dockyard.errors import InvalidArgument, Unsupported
 
 NANOS = 1_000_000_000
@@ -104,8 +104,17 @@ def ports(service: Service) -> tuple[dict[str, dict[str, Any]], dict[str, list[d
     return exposed, bindings
 
 
-def network_order(service: Service) -> list[str]:
-    return sorted(service.networks, key=lambda key: (-service.networks[key].priority, key))
+def service_networks(project: Project, service: Service) -> dict[str, ServiceNetwork]:
+    """The networks a service joins: its own, else the project's default one (Compose's
+    normalization gives a service that lists none the "default" network; done here too, so a
+    model built without it still lands on the project network)."""
+    if service.networks or service.network_mode or "default" not in project.networks:
+        return service.networks
+    return {"default": ServiceNetwork()}
+
+
+def network_order(networks: dict[str, ServiceNetwork]) -> list[str]:
+    return sorted(networks, key=lambda key: (-networks[key].priority, key))
 
 
 def _restart(policy: str | None) -> dict[str, Any] | None:
@@ -217,7 +226,8 @@ def create_body(
     if mode:
         host["NetworkMode"] = mode
         return body
-    keys = network_order(service)
+    joined = service_networks(project, service)
+    keys = network_order(joined)
     if not keys:
         host["NetworkMode"] = "none"
         return body
@@ -229,7 +239,7 @@ def create_body(
                 f'service "{service.name}" joins network "{key}", which is not declared: add it to the '
                 "top-level networks"
             )
-        net_spec = service.networks[key]
+        net_spec = joined[key]
         aliases = [service.name, *[a for a in net_spec.aliases if a != service.name]]
         endpoint: dict[str, Any] = {"Aliases": aliases}
         ipam = {}

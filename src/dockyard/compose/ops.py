@@ -35,6 +35,32 @@ def _order(project: Project | None, containers: list[Container]) -> list[Contain
     return sorted(containers, key=lambda c: (rank.get(c.service, len(rank)), c.number))
 
 
+def _levels(project: Project | None, containers: list[Container]) -> list[list[Container]]:
+    """The containers grouped by their service's dependency level, dependencies first."""
+    if project is None:
+        return [containers] if containers else []
+    level = {name: i for i, group in enumerate(graph.levels(project.services)) for name in group}
+    groups: dict[int, list[Container]] = {}
+    for c in containers:
+        groups.setdefault(level.get(c.service, len(level)), []).append(c)
+    return [groups[k] for k in sorted(groups)]
+
+
+def stop_all(
+    client: APIClient, project: Project | None, containers: list[Container], progress: Progress,
+    timeout: int | None = None,
+) -> None:  # fmt: skip
+    """Stop running containers, dependents first; those of one level together, as Compose does
+    (each may take its whole stop timeout)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    for group in reversed(_levels(project, [c for c in containers if c.running])):
+        with ThreadPoolExecutor(max_workers=min(8, len(group))) as pool:
+            futures = [pool.submit(lifecycle.stop, client, c.id, c.name, progress, timeout) for c in group]
+        for future in futures:
+            future.result()
+
+
 def containers_of(
     client: APIClient, project_name: str, services: list[str], *, oneoff: bool | None = False
 ) -> list[Container]:
@@ -47,9 +73,7 @@ def stop(
     timeout: int | None = None,
 ) -> None:  # fmt: skip
     check_services(project, services)
-    for c in reversed(_order(project, containers_of(client, name, services))):
-        if c.running:
-            lifecycle.stop(client, c.id, c.name, progress, timeout)
+    stop_all(client, project, containers_of(client, name, services), progress, timeout)
 
 
 def start(
@@ -95,9 +119,7 @@ def rm(
     check_services(project, services)
     found = containers_of(client, name, services)
     if stop_first:
-        for c in reversed(_order(project, found)):
-            if c.running:
-                lifecycle.stop(client, c.id, c.name, progress)
+        stop_all(client, project, found, progress)
         found = containers_of(client, name, services)
     removable = [c for c in found if not c.running or force]
     for c in removable:
@@ -123,11 +145,8 @@ def down(
         known = set(project.services) | set(project.disabled)
         orphans = [c for c in found if c.service not in known and not c.oneoff]
         found = [c for c in found if c not in orphans]
-    ordered = list(reversed(_order(project, found)))
-    for c in ordered:
-        if c.running:
-            lifecycle.stop(client, c.id, c.name, progress, timeout)
-    for c in ordered:
+    stop_all(client, project, found, progress, timeout)
+    for c in reversed(_order(project, found)):
         lifecycle.remove(client, c.id, c.name, progress)
     external_nets = {n.name for n in project.networks.values() if n.external} if project else set()
     for net in resources.project_networks(client, name):

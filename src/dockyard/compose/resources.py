@@ -11,6 +11,7 @@ from typing import Any
 
 from dockyard.client.api import APIClient, encode_filters, quote_path
 from dockyard.client.errors import NoSuchObject
+from dockyard.compose import createbody
 from dockyard.compose import labels as lbl
 from dockyard.compose.errors import ExternalMissing
 from dockyard.compose.model import LABEL_PROJECT, Project
@@ -23,7 +24,7 @@ def used_networks(project: Project, services: list[str] | None = None) -> list[s
     for name in names:
         service = project.services[name]
         if not service.network_mode:
-            keys.update(service.networks)
+            keys.update(createbody.service_networks(project, service))
     return sorted(k for k in keys if k in project.networks)
 
 

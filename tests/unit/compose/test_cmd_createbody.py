@@ -7,7 +7,7 @@ import pytest
 from dockyard.compose.createbody import create_body
 from dockyard.compose.model import Deploy as DeployModel
 from dockyard.compose.model import Healthcheck, Logging, Mount, Port, Resources, ServiceNetwork, Ulimit
-from dockyard.errors import InvalidArgument
+from dockyard.errors import InvalidArgument, Unsupported
 from tests.compose_fixtures import project, service
 
 
@@ -85,3 +85,32 @@ def test_network_mode_and_undeclared_resources() -> None:
     p = project("demo", lost)
     with pytest.raises(InvalidArgument, match='mounts volume "nope", which is not declared'):
         create_body(p, lost, image="busybox", labels={})
+
+
+def test_default_network_and_file_secrets() -> None:
+    from dockyard.compose.model import FileObject, FileUse, Network, Project, Service
+
+    web = Service(
+        name="web",
+        image="busybox",
+        secrets=[FileUse(source="token", target="/run/secrets/token")],
+        configs=[FileUse(source="conf", target="/etc/app.conf")],
+    )
+    p = Project(
+        name="demo",
+        working_dir="/srv",
+        services={"web": web},
+        networks={"default": Network(name="demo_default")},
+        secrets={"token": FileObject(name="demo_token", file="/srv/token.txt")},
+        configs={"conf": FileObject(name="demo_conf", file="/srv/app.conf")},
+    )
+    body = create_body(p, web, image="busybox", labels={})
+    assert body["HostConfig"]["NetworkMode"] == "demo_default"
+    assert body["NetworkingConfig"]["EndpointsConfig"] == {"demo_default": {"Aliases": ["web"]}}
+    assert body["HostConfig"]["Mounts"] == [
+        {"Type": "bind", "Source": "/srv/app.conf", "Target": "/etc/app.conf", "ReadOnly": True},
+        {"Type": "bind", "Source": "/srv/token.txt", "Target": "/run/secrets/token", "ReadOnly": True},
+    ]
+    p.secrets["token"] = FileObject(name="demo_token", environment="TOKEN")
+    with pytest.raises(Unsupported, match='uses secret "token", which has no file'):
+        create_body(p, web, image="busybox", labels={})
