@@ -64,7 +64,9 @@ def demo_project(name: str, web_port: int) -> Project:
         name="api",
         build=Build(context=str(DEMO_DIR / "api")),
         init=True,
-        volumes=[Mount(type="volume", source="data", target="/data", read_only=True)],
+        volumes=[
+            Mount(type="volume", source="data", target="/data", read_only=True, bind_create_host_path=False)
+        ],
         depends_on={"worker": Dependency()},
         healthcheck=Healthcheck(
             test=["CMD-SHELL", "test -s /data/message"], interval=0.5, timeout=2.0, retries=60
@@ -74,9 +76,23 @@ def demo_project(name: str, web_port: int) -> Project:
         name="worker",
         image="busybox",
         command=["sh", "-c", worker_script],
-        volumes=[Mount(type="volume", source="data", target="/data")],
+        volumes=[Mount(type="volume", source="data", target="/data", bind_create_host_path=False)],
         init=True,
     )
     p = project(name, web, api, worker, volumes=("data",), working_dir=str(DEMO_DIR))
     p.config_files = [str(DEMO_DIR / "compose.yaml")]
     return p
+
+
+def load_demo(name: str, web_port: int) -> Project:
+    """examples/compose-demo/compose.yaml through the loader (once the loader's branch is merged,
+    the demo's tests can take this instead of :func:`demo_project`)."""
+    from dockyard.compose import loader
+
+    return loader.load(
+        loader.LoadOptions(
+            files=[str(DEMO_DIR / "compose.yaml")],
+            project_name=name,
+            environ={"WEB_PORT": str(web_port), "PATH": "/usr/bin:/bin"},
+        )
+    )

@@ -12,9 +12,9 @@ import pytest
 
 from dockyard.client.api import APIClient
 from dockyard.compose.errors import ComposeError, ExternalMissing
-from dockyard.compose.graph import DependencyCycle
 from dockyard.compose.model import Dependency, Network, Port
 from dockyard.compose.progress import Progress
+from dockyard.compose.startorder import DependencyCycle
 from dockyard.compose.up import Converger, UpOptions
 from tests.compose_fixtures import project, service
 from tests.daemon_harness import DockyardDaemon

@@ -105,6 +105,9 @@ class Compose:
                     environ=os.environ,
                 )
             )
+            # Project.warnings: a field the loader's branch adds (unset variables, ignored keys).
+            for warning in getattr(self._project, "warnings", None) or []:
+                self.ctx.warn(f"WARN[0000] {warning}")
         return self._project
 
     def project_or_name(self) -> tuple[Project | None, str]:

@@ -56,8 +56,15 @@ def _mount(project: Project, service: Service, m: Mount) -> dict[str, Any]:
             out["VolumeOptions"] = {"NoCopy": True}
     elif m.type == "bind":
         out["Source"] = m.source
+        bind_options: dict[str, Any] = {}
         if not m.bind_create_host_path and m.source:
-            out["BindOptions"] = {"CreateMountpoint": False}
+            bind_options["CreateMountpoint"] = False
+        # bind_propagation: a model field the loader's branch adds (getattr until both are merged).
+        propagation = getattr(m, "bind_propagation", None)
+        if propagation:
+            bind_options["Propagation"] = propagation
+        if bind_options:
+            out["BindOptions"] = bind_options
     else:
         options: dict[str, Any] = {}
         if m.tmpfs_size is not None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dockyard.client.api import APIClient
-from dockyard.compose import createbody, graph, images, naming, resources
+from dockyard.compose import createbody, images, naming, resources, startorder
 from dockyard.compose import labels as lbl
 from dockyard.compose.confighash import config_hash
 from dockyard.compose.model import Project
@@ -49,7 +49,7 @@ def create(
     """Start the dependencies, create the one-off container; (id, name)."""
     select(project, [opts.service], True)
     service = project.services[opts.service]
-    deps = [d for d in graph.with_dependencies(project.services, [opts.service]) if d != opts.service]
+    deps = [d for d in startorder.with_dependencies(project.services, [opts.service]) if d != opts.service]
     if deps and not opts.no_deps:
         Converger(client, project, progress, config=config, tar_context=tar_context).up(
             UpOptions(services=deps)

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from dockyard.client.api import APIClient, quote_path
 from dockyard.client.errors import DaemonError, NoSuchObject
-from dockyard.compose import graph, lifecycle, naming, resources
+from dockyard.compose import lifecycle, naming, resources, startorder
 from dockyard.compose.errors import NoSuchService
 from dockyard.compose.model import LABEL_NETWORK, LABEL_VOLUME, Project
 from dockyard.compose.progress import Progress
@@ -31,7 +31,7 @@ def _order(project: Project | None, containers: list[Container]) -> list[Contain
     """Dependencies first (start order); the reverse is the stop order."""
     if project is None:
         return containers
-    rank = {name: i for i, name in enumerate(graph.order(project.services))}
+    rank = {name: i for i, name in enumerate(startorder.order(project.services))}
     return sorted(containers, key=lambda c: (rank.get(c.service, len(rank)), c.number))
 
 
@@ -39,7 +39,7 @@ def _levels(project: Project | None, containers: list[Container]) -> list[list[C
     """The containers grouped by their service's dependency level, dependencies first."""
     if project is None:
         return [containers] if containers else []
-    level = {name: i for i, group in enumerate(graph.levels(project.services)) for name in group}
+    level = {name: i for i, group in enumerate(startorder.levels(project.services)) for name in group}
     groups: dict[int, list[Container]] = {}
     for c in containers:
         groups.setdefault(level.get(c.service, len(level)), []).append(c)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dockyard.client.api import APIClient
-from dockyard.compose import createbody, graph, images, lifecycle, naming, resources, wait
+from dockyard.compose import createbody, images, lifecycle, naming, resources, startorder, wait
 from dockyard.compose import labels as lbl
 from dockyard.compose.confighash import config_hash
 from dockyard.compose.errors import ComposeError, NoSuchService, WaitFailed
@@ -57,10 +57,10 @@ def select(project: Project, names: list[str], no_deps: bool) -> list[str]:
                 f'no such service: "{name}"{where}: services are {", ".join(sorted(project.services))}'
             )
     if not names:
-        return graph.order(project.services)
+        return startorder.order(project.services)
     if no_deps:
-        return [n for n in graph.order(project.services) if n in names]
-    return graph.with_dependencies(project.services, names)
+        return [n for n in startorder.order(project.services) if n in names]
+    return startorder.with_dependencies(project.services, names)
 
 
 def replicas(service: Service, scale: Mapping[str, int]) -> int:
@@ -105,8 +105,8 @@ class Converger:
     def up(self, opts: UpOptions) -> list[str]:
         """Converge; the services it touched, in order."""
         project = self.project
-        graph.check_references(project.services, project.disabled)
-        graph.levels(project.services)  # a cycle anywhere is an error before any change
+        startorder.check_references(project.services, project.disabled)
+        startorder.levels(project.services)  # a cycle anywhere is an error before any change
         targets = select(project, opts.services, opts.no_deps)
         validate(project, targets, opts.scale)
         networks = resources.used_networks(project, targets)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dockyard.compose import graph
+from dockyard.compose import startorder
 from dockyard.compose.model import Dependency
 from dockyard.compose.up import select
 from dockyard.errors import InvalidArgument
@@ -24,9 +24,9 @@ def test_order_puts_dependencies_first() -> None:
         service("cache"),
         service("side", network_mode="service:web"),
     )
-    assert graph.levels(p.services) == [["cache", "db"], ["api"], ["web"], ["side"]]
-    assert graph.order(p.services) == ["cache", "db", "api", "web", "side"]
-    assert graph.with_dependencies(p.services, ["api"]) == ["db", "api"]
+    assert startorder.levels(p.services) == [["cache", "db"], ["api"], ["web"], ["side"]]
+    assert startorder.order(p.services) == ["cache", "db", "api", "web", "side"]
+    assert startorder.with_dependencies(p.services, ["api"]) == ["db", "api"]
     assert select(p, ["web"], no_deps=False) == ["cache", "db", "api", "web"]
     assert select(p, ["web"], no_deps=True) == ["web"]
 
@@ -39,17 +39,17 @@ def test_cycle_is_named() -> None:
         service("worker", depends_on=_dep("web")),
         service("db"),
     )
-    assert graph.find_cycle(p.services) == ["api", "worker", "web", "api"]
-    with pytest.raises(graph.DependencyCycle, match="api -> worker -> web -> api"):
-        graph.order(p.services)
+    assert startorder.find_cycle(p.services) == ["api", "worker", "web", "api"]
+    with pytest.raises(startorder.DependencyCycle, match="api -> worker -> web -> api"):
+        startorder.order(p.services)
     selfish = project("demo", service("a", depends_on=_dep("a")))
-    with pytest.raises(graph.DependencyCycle, match="a -> a"):
-        graph.levels(selfish.services)
+    with pytest.raises(startorder.DependencyCycle, match="a -> a"):
+        startorder.levels(selfish.services)
 
 
 def test_missing_dependency_and_unknown_service() -> None:
     p = project("demo", service("web", depends_on=_dep("ghost")))
     with pytest.raises(InvalidArgument, match='"web" depends on "ghost", which is not defined'):
-        graph.check_references(p.services)
+        startorder.check_references(p.services)
     with pytest.raises(InvalidArgument, match='no such service: "nope"'):
         select(p, ["nope"], no_deps=False)
