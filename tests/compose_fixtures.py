@@ -58,6 +58,12 @@ def demo_project(name: str, web_port: int) -> Project:
         build=Build(context=str(DEMO_DIR / "web")),
         init=True,
         ports=[Port(target=80, published=str(web_port), host_ip="127.0.0.1")],
+        healthcheck=Healthcheck(
+            test=["CMD-SHELL", "grep -q ':0050 0*:0000 0A' /proc/net/tcp6 /proc/net/tcp"],
+            interval=0.5,
+            timeout=2.0,
+            retries=60,
+        ),
         depends_on={"api": Dependency(condition="service_healthy")},
     )
     api = Service(
