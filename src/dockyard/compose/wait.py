@@ -14,7 +14,7 @@ from dockyard.client.api import APIClient, quote_path
 from dockyard.client.errors import NoSuchObject
 from dockyard.compose.errors import WaitFailed
 
-POLL = 0.1
+POLL = 0.05
 
 
 def inspect(client: APIClient, cid: str) -> dict[str, Any]:
