@@ -19,7 +19,8 @@ BASE_PACKAGES=(python3-venv python3-dev busybox-static libseccomp2 runc iproute2
 # The peers of the compatibility tests: dockerd, containerd, crun, skopeo, umoci; tmux drives
 # `docker run -it`.
 # gcc and libc6-dev build the isolation suite's static escape prober (tests/isolation/prober.c).
-TEST_PACKAGES=(containerd docker.io tmux skopeo umoci crun docker-registry chromium gcc libc6-dev)
+# docker-compose (1.29, the Python one): the demo app run by another Compose (test_compose_v1.py).
+TEST_PACKAGES=(containerd docker.io tmux skopeo umoci crun docker-registry chromium gcc libc6-dev docker-compose)
 
 mode=${1:-base}
 case $mode in

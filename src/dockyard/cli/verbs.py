@@ -119,6 +119,7 @@ TOP: dict[str, Entry] = {
     "version": ("system", "version", "Show the Dockyard version information"),
     "login": ("login", "login", "Log in to a registry"),
     "logout": ("login", "logout", "Log out from a registry"),
+    "compose": ("compose", "compose", "Define and run multi-container applications (Docker Compose)"),
 }
 
 #: how docker lists the other names of a command in its help (``Aliases:``)
