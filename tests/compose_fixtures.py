@@ -91,8 +91,7 @@ def demo_project(name: str, web_port: int) -> Project:
 
 
 def load_demo(name: str, web_port: int) -> Project:
-    """examples/compose-demo/compose.yaml through the loader (once the loader's branch is merged,
-    the demo's tests can take this instead of :func:`demo_project`)."""
+    """examples/compose-demo/compose.yaml through the loader."""
     from dockyard.compose import loader
 
     return loader.load(

@@ -19,7 +19,7 @@ from dockyard.compose.model import Project
 from dockyard.compose.progress import Progress
 from dockyard.compose.state import list_containers
 from dockyard.compose.up import Converger, UpOptions
-from tests.compose_fixtures import demo_project
+from tests.compose_fixtures import demo_project, load_demo
 from tests.daemon_harness import DockyardDaemon
 
 pytestmark = pytest.mark.root
@@ -88,7 +88,9 @@ def test_demo_up_request_scale_update_down(dockyard_daemon: DockyardDaemon, clie
     d = dockyard_daemon
     name = f"cupdemo{os.getpid()}"
     port = free_port()
-    project = demo_project(name, port)
+    project = load_demo(name, port)
+    # The YAML in examples/ and the hand-written model in compose_fixtures are the same app.
+    assert project.services == demo_project(name, port).services
     try:
         shown = up(client, project, wait=True)
         assert f" Container {name}-web-1  Started" in shown

@@ -105,8 +105,7 @@ class Compose:
                     environ=os.environ,
                 )
             )
-            # Project.warnings: a field the loader's branch adds (unset variables, ignored keys).
-            for warning in getattr(self._project, "warnings", None) or []:
+            for warning in self._project.warnings:  # unset variables, ignored keys
                 self.ctx.warn(f"WARN[0000] {warning}")
         return self._project
 

@@ -397,8 +397,7 @@ def config(c: Compose, argv: list[str]) -> int:
         return 0
     from dockyard.compose import loader
 
-    to_yaml = getattr(loader, "to_yaml")  # noqa: B009 - written by the loader's branch (compose-model)
-    c.ctx.write(str(to_yaml(project)).encode())
+    c.ctx.write(loader.to_yaml(project).encode())
     return 0
 
 

@@ -59,10 +59,8 @@ def _mount(project: Project, service: Service, m: Mount) -> dict[str, Any]:
         bind_options: dict[str, Any] = {}
         if not m.bind_create_host_path and m.source:
             bind_options["CreateMountpoint"] = False
-        # bind_propagation: a model field the loader's branch adds (getattr until both are merged).
-        propagation = getattr(m, "bind_propagation", None)
-        if propagation:
-            bind_options["Propagation"] = propagation
+        if m.bind_propagation:
+            bind_options["Propagation"] = m.bind_propagation
         if bind_options:
             out["BindOptions"] = bind_options
     else:

@@ -51,13 +51,13 @@ class Profile(NamedTuple):
     excluded: tuple[str, ...]
 
 
-#: Launcher name -> its modules. The CLI's: what `dockyard ps` or `rm` imports (DESIGN.md: the CLI
+#: Launcher name -> its modules. The CLI's: what `dockyard ps`, `rm` or `compose` imports (DESIGN.md: the CLI
 #: talks only to the client, which imports only oci and errors); `dockyard daemon` and the rest
 #: import normally. launcher.py is there for bin/dockyard to take CachedModules from.
 PROFILES: dict[str, Profile] = {
     "dockyard-runtime": Profile(PACKAGES, MODULES, EXCLUDED),
     "dockyard": Profile(
-        ("dockyard.cli", "dockyard.client", "dockyard.oci"),
+        ("dockyard.cli", "dockyard.client", "dockyard.oci", "dockyard.compose"),
         ("dockyard", "dockyard.errors", "dockyard.__main__", "dockyard.runtime.launcher"),
         (),
     ),
