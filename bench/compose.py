@@ -96,7 +96,7 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--output", default="")
+    parser.add_argument("--output", default=str(Path(__file__).resolve().parent.parent / "BENCHMARKS.md"))
     parser.add_argument(
         "--dockyard-compose", default=f"{VENV_BIN / 'dockyard'} compose",
         help="the command line of dockyard compose (default: the venv's dockyard)",
