@@ -458,7 +458,8 @@ def push(c: Compose, argv: list[str]) -> int:
     try:
         for name in services or sorted(project.services):
             service = project.services[name]
-            if service.image is None:
+            # As Compose: only what it builds and names; an image it only pulls is someone else's.
+            if service.image is None or service.build is None:
                 continue
             try:
                 images.push(c.ctx.client, service.image, c.ctx.config(), progress)
