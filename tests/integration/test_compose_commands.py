@@ -46,7 +46,9 @@ class Project:
     def argv(self, *args: str, file: Path | None = None) -> list[str]:
         return ["compose", "-f", str(file or self.file), "-p", self.name, *args]
 
-    def cli(self, *args: str, file: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, file: Path | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         return self.d.dockyard(*self.argv(*args, file=file), check=check, timeout=120)
 
     def ids(self, client: APIClient) -> dict[str, str]:
