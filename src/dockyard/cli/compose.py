@@ -91,7 +91,9 @@ class Compose:
         self.opts = opts
         self._project: Project | None = None
 
-    def load(self) -> Project:
+    def load(self, targets: list[str] | None = None) -> Project:
+        """The project; ``targets``: services named on the command line, enabled (with what they
+        depend on) even when their profile is not, as Compose does for ``up svc`` and ``run svc``."""
         if self._project is None:
             from dockyard.compose import loader
 
@@ -107,6 +109,10 @@ class Compose:
             )
             for warning in self._project.warnings:  # unset variables, ignored keys
                 self.ctx.warn(f"WARN[0000] {warning}")
+        if targets:
+            from dockyard.compose import loader
+
+            loader.enable_services(self._project, targets)
         return self._project
 
     def project_or_name(self) -> tuple[Project | None, str]:

@@ -67,7 +67,7 @@ def up(c: Compose, argv: list[str]) -> int:
     if opts.force_recreate and opts.no_recreate:
         raise cmd.fail("--force-recreate and --no-recreate are incompatible")
     detach = opts.detach or opts.wait
-    project = c.load()
+    project = c.load(services)
     progress = c.progress()
     since = time.time()
     converger = Converger(
@@ -409,7 +409,7 @@ def build(c: Compose, argv: list[str]) -> int:
     cmd.flags.bool("pull", help="Always attempt to pull a newer version of the image")
     cmd.flags.bool("quiet", "q", "Don't print anything to STDOUT")
     opts, services = cmd.parse(argv)
-    project = c.load()
+    project = c.load(services)
     ops.check_services(project, services)
     progress = c.progress("Building")
     try:
@@ -432,7 +432,7 @@ def pull(c: Compose, argv: list[str]) -> int:
     cmd.flags.bool("ignore-buildable", help="Ignore images that can be built")
     cmd.flags.bool("quiet", "q", "Pull without printing progress information")
     opts, services = cmd.parse(argv)
-    project = c.load()
+    project = c.load(services)
     ops.check_services(project, services)
     progress = c.progress("Pulling")
     try:
@@ -452,13 +452,14 @@ def push(c: Compose, argv: list[str]) -> int:
     cmd = _cmd(c, "[OPTIONS] [SERVICE...]", "Push service images")
     cmd.flags.bool("ignore-push-failures", help="Push what it can and ignores images with push failures")
     opts, services = cmd.parse(argv)
-    project = c.load()
+    project = c.load(services)
     ops.check_services(project, services)
     progress = c.progress("Pushing")
     try:
         for name in services or sorted(project.services):
             service = project.services[name]
-            if service.image is None:
+            # As Compose: only what it builds and names; an image it only pulls is someone else's.
+            if service.image is None or service.build is None:
                 continue
             try:
                 images.push(c.ctx.client, service.image, c.ctx.config(), progress)
@@ -530,7 +531,7 @@ def run(c: Compose, argv: list[str]) -> int:
     f.bool("service-ports", help="Run command with all service's ports enabled and mapped to the host")
     f.strings("label", "l", "Add or override a label")
     opts, args = cmd.parse(argv)
-    project = c.load()
+    project = c.load(args[:1])
     tty = not opts.no_TTY and c.ctx.stdin_is_tty() and not opts.detach
     stdin = opts.interactive and not opts.detach
     env = dict(envfile.env_value(spec, c.ctx.env).partition("=")[::2] for spec in opts.env)

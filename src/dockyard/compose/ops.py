@@ -127,6 +127,14 @@ def rm(
     return removable
 
 
+def _network_in_use(client: APIClient, name: str) -> bool:
+    try:
+        found = client.get(f"/networks/{quote_path(name)}")
+    except NoSuchObject:
+        return False
+    return bool(found.get("Containers"))
+
+
 def down(
     client: APIClient,
     project: Project | None,
@@ -151,6 +159,11 @@ def down(
     external_nets = {n.name for n in project.networks.values() if n.external} if project else set()
     for net in resources.project_networks(client, name):
         if net.get("Name") not in external_nets and (net.get("Labels") or {}).get(LABEL_NETWORK) is not None:
+            if _network_in_use(client, str(net["Name"])):
+                # an orphan (kept without --remove-orphans) or another project's container is
+                # on it: Compose warns and goes on
+                progress.event("Network", str(net["Name"]), "Resource is still in use")
+                continue
             try:
                 resources.remove_network(client, str(net["Name"]), progress)
             except DaemonError as exc:

@@ -15,7 +15,8 @@ from typing import Any, Protocol
 
 DONE_WORDS = frozenset(
     {"Created", "Started", "Running", "Stopped", "Removed", "Healthy", "Exited", "Built", "Pulled",
-     "Killed", "Restarted", "Recreated", "Waiting", "Skipped", "Found"}
+     "Killed", "Restarted", "Recreated", "Waiting", "Skipped", "Found",
+     "Resource is still in use"}
 )  # fmt: skip
 
 
