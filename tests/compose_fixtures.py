@@ -1,14 +1,17 @@
-"""Compose projects built in Python, as the loader (compose/loader.py) makes them from files.
+"""What the compose tests share: projects built in Python, as the loader (compose/loader.py)
+makes them from files, and helpers for the tests that run them against a daemon.
 
 ``demo_project`` is examples/compose-demo/compose.yaml written out by hand in the model's
-normalized form (what ``load()`` gives for that file); the tests use it until the loader's
-branch lands, and can then load the YAML instead.
+normalized form; the demo's test checks that ``load_demo()`` (the YAML through the loader) gives
+the same services.
 """
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
+from dockyard.client.api import APIClient, encode_filters
 from dockyard.compose.model import (
     Build,
     Dependency,
@@ -101,3 +104,41 @@ def load_demo(name: str, web_port: int) -> Project:
             environ={"WEB_PORT": str(web_port), "PATH": "/usr/bin:/bin"},
         )
     )
+
+
+class Lines:
+    """A text stream that keeps what is written (compose's progress and log output)."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, text: str) -> int:
+        self.text += text
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def project_leftovers(client: APIClient, name: str) -> dict[str, list[str]]:
+    """The containers, networks and volumes that carry project ``name``'s label."""
+    label = encode_filters({"label": [f"com.docker.compose.project={name}"]})
+    return {
+        "containers": [
+            c["Names"][0] for c in client.get("/containers/json", {"all": True, "filters": label})
+        ],
+        "networks": [n["Name"] for n in client.get("/networks", {"filters": label})],
+        "volumes": [v["Name"] for v in client.get("/volumes", {"filters": label}).get("Volumes") or []],
+    }
+
+
+def http_get(port: int, path: str) -> str:
+    """The body of a 200 answer to GET ``path`` on 127.0.0.1:``port``."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(f"GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n".encode())
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, body = data.decode().partition("\r\n\r\n")
+    assert head.startswith("HTTP/1.") and " 200 " in head.split("\r\n")[0], head
+    return body

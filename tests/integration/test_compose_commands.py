@@ -19,8 +19,8 @@ import pytest
 
 from dockyard.client.api import APIClient
 from dockyard.client.errors import NoSuchObject
+from tests.compose_fixtures import project_leftovers
 from tests.daemon_harness import DOCKYARD, DockyardDaemon
-from tests.integration.test_compose_demo import project_leftovers
 
 pytestmark = pytest.mark.root
 

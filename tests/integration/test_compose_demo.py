@@ -5,7 +5,6 @@ project name, and down -v leaving nothing behind."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 from collections.abc import Iterator
 from typing import Any
@@ -13,62 +12,23 @@ from typing import Any
 import pytest
 
 from dockyard.cli.build_context import tar_context
-from dockyard.client.api import APIClient, encode_filters
+from dockyard.client.api import APIClient
 from dockyard.compose import ops
 from dockyard.compose.model import Project
 from dockyard.compose.progress import Progress
 from dockyard.compose.state import list_containers
 from dockyard.compose.up import Converger, UpOptions
-from tests.compose_fixtures import demo_project, load_demo
+from tests.compose_fixtures import Lines, demo_project, http_get, load_demo, project_leftovers
 from tests.daemon_harness import DockyardDaemon
+from tests.reference_registry import free_port
 
 pytestmark = pytest.mark.root
-
-
-class Lines:
-    def __init__(self) -> None:
-        self.text = ""
-
-    def write(self, text: str) -> int:
-        self.text += text
-        return len(text)
-
-    def flush(self) -> None:
-        pass
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def http_get(port: int, path: str) -> str:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(f"GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n".encode())
-        data = b""
-        while chunk := s.recv(65536):
-            data += chunk
-    head, _, body = data.decode().partition("\r\n\r\n")
-    assert head.startswith("HTTP/1.") and " 200 " in head.split("\r\n")[0], head
-    return body
 
 
 def up(client: APIClient, project: Project, **kw: Any) -> str:
     out = Lines()
     Converger(client, project, Progress(out, terminal=False), tar_context=tar_context).up(UpOptions(**kw))
     return out.text
-
-
-def project_leftovers(client: APIClient, name: str) -> dict[str, list[str]]:
-    label = encode_filters({"label": [f"com.docker.compose.project={name}"]})
-    return {
-        "containers": [
-            c["Names"][0] for c in client.get("/containers/json", {"all": True, "filters": label})
-        ],
-        "networks": [n["Name"] for n in client.get("/networks", {"filters": label})],
-        "volumes": [v["Name"] for v in client.get("/volumes", {"filters": label}).get("Volumes") or []],
-    }
 
 
 @pytest.fixture

@@ -16,9 +16,8 @@ from dockyard.compose.model import Dependency, Network, Port
 from dockyard.compose.progress import Progress
 from dockyard.compose.startorder import DependencyCycle
 from dockyard.compose.up import Converger, UpOptions
-from tests.compose_fixtures import project, service
+from tests.compose_fixtures import Lines, project, project_leftovers, service
 from tests.daemon_harness import DockyardDaemon
-from tests.integration.test_compose_demo import Lines, project_leftovers
 
 pytestmark = pytest.mark.root
 

@@ -15,8 +15,8 @@ import pytest
 
 from dockyard.client.api import APIClient
 from dockyard.compose.state import list_containers
+from tests.compose_fixtures import project_leftovers
 from tests.daemon_harness import DockyardDaemon
-from tests.integration.test_compose_demo import project_leftovers
 
 pytestmark = pytest.mark.root
 

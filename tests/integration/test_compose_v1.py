@@ -11,9 +11,9 @@ import time
 import pytest
 
 from dockyard.client.api import APIClient
-from tests.compose_fixtures import DEMO_DIR
+from tests.compose_fixtures import DEMO_DIR, http_get, project_leftovers
 from tests.daemon_harness import DockyardDaemon
-from tests.integration.test_compose_demo import free_port, http_get, project_leftovers
+from tests.reference_registry import free_port
 
 pytestmark = pytest.mark.root
 

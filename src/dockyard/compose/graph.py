@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from dockyard.compose.model import Project, Service
 
 
-def find_cycle(services: dict[str, Service]) -> list[str] | None:
+def service_dependencies(services: Mapping[str, Service], name: str) -> list[str]:
+    """What ``name`` needs started first, among ``services``: its depends_on, and the service whose
+    network it shares (``network_mode: service:<x>``; the loader also adds that to depends_on)."""
+    service = services[name]
+    deps = [d for d in service.depends_on if d in services]
+    mode = service.network_mode or ""
+    if mode.startswith("service:") and mode[8:] in services and mode[8:] not in deps:
+        deps.append(mode[8:])
+    return deps
+
+
+def find_cycle(services: Mapping[str, Service]) -> list[str] | None:
     """A dependency loop as ["a", "b", "a"], or None. Dependencies on unknown services are skipped."""
     state: dict[str, int] = {}  # 1: on the current path, 2: done
     path: list[str] = []
@@ -15,9 +26,7 @@ def find_cycle(services: dict[str, Service]) -> list[str] | None:
     def visit(name: str) -> list[str] | None:
         state[name] = 1
         path.append(name)
-        for dep in sorted(services[name].depends_on):
-            if dep not in services:
-                continue
+        for dep in sorted(service_dependencies(services, name)):
             if state.get(dep) == 1:
                 return [*path[path.index(dep) :], dep]
             if dep not in state:

@@ -8,21 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from dockyard.compose.graph import find_cycle, service_dependencies
 from dockyard.compose.model import Service
 from dockyard.errors import InvalidArgument
 
 
 class DependencyCycle(InvalidArgument):
     pass
-
-
-def _deps(services: Mapping[str, Service], name: str) -> list[str]:
-    service = services[name]
-    deps = [d for d in service.depends_on if d in services]
-    mode = service.network_mode or ""
-    if mode.startswith("service:") and mode[8:] in services:
-        deps.append(mode[8:])
-    return deps
 
 
 def check_references(services: Mapping[str, Service], disabled: Iterable[str] = ()) -> None:
@@ -40,33 +32,6 @@ def check_references(services: Mapping[str, Service], disabled: Iterable[str] = 
             )
 
 
-def find_cycle(services: Mapping[str, Service]) -> list[str] | None:
-    """A cycle as the path that closes it (``["a", "b", "a"]``), or None."""
-    state: dict[str, int] = {}  # 1: on the current path, 2: done
-    path: list[str] = []
-
-    def visit(name: str) -> list[str] | None:
-        state[name] = 1
-        path.append(name)
-        for dep in sorted(_deps(services, name)):
-            if state.get(dep) == 1:
-                return [*path[path.index(dep) :], dep]
-            if dep not in state:
-                found = visit(dep)
-                if found:
-                    return found
-        path.pop()
-        state[name] = 2
-        return None
-
-    for name in sorted(services):
-        if name not in state:
-            found = visit(name)
-            if found:
-                return found
-    return None
-
-
 def levels(services: Mapping[str, Service]) -> list[list[str]]:
     cycle = find_cycle(services)
     if cycle:
@@ -77,7 +42,7 @@ def levels(services: Mapping[str, Service]) -> list[list[str]]:
 
     def level(name: str) -> int:
         if name not in placed:
-            placed[name] = 1 + max((level(d) for d in _deps(services, name)), default=-1)
+            placed[name] = 1 + max((level(d) for d in service_dependencies(services, name)), default=-1)
         return placed[name]
 
     out: list[list[str]] = []
@@ -102,5 +67,5 @@ def with_dependencies(services: Mapping[str, Service], wanted: Iterable[str]) ->
         if name in seen or name not in services:
             continue
         seen.add(name)
-        stack.extend(_deps(services, name))
+        stack.extend(service_dependencies(services, name))
     return [name for name in order(services) if name in seen]

@@ -8,18 +8,7 @@ import pytest
 
 from dockyard.cli import main
 from dockyard.compose.progress import Progress
-
-
-class Lines:
-    def __init__(self) -> None:
-        self.text = ""
-
-    def write(self, text: str) -> int:
-        self.text += text
-        return len(text)
-
-    def flush(self) -> None:
-        pass
+from tests.compose_fixtures import Lines
 
 
 def test_compose_help_lists_the_commands(capsysbinary: pytest.CaptureFixture[bytes]) -> None:

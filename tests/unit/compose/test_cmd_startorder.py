@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dockyard.compose import startorder
+from dockyard.compose import graph, startorder
 from dockyard.compose.model import Dependency
 from dockyard.compose.up import select
 from dockyard.errors import InvalidArgument
@@ -39,7 +39,7 @@ def test_cycle_is_named() -> None:
         service("worker", depends_on=_dep("web")),
         service("db"),
     )
-    assert startorder.find_cycle(p.services) == ["api", "worker", "web", "api"]
+    assert graph.find_cycle(p.services) == ["api", "worker", "web", "api"]
     with pytest.raises(startorder.DependencyCycle, match="api -> worker -> web -> api"):
         startorder.order(p.services)
     selfish = project("demo", service("a", depends_on=_dep("a")))
