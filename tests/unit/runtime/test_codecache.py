@@ -50,18 +50,24 @@ def test_build_holds_the_runtime_modules_with_their_source_stamps() -> None:
     assert "dockyard.util.busybox" not in modules
 
 
-def _install(tmp_path: Path) -> tuple[Path, Path]:
-    """A copy of the runtime's package and launcher script: (package root, script)."""
+def _install(
+    tmp_path: Path,
+    launcher_script: Path = SCRIPT,
+    files: tuple[str, ...] = ("__init__.py", "errors.py"),
+    folders: tuple[str, ...] = ("runtime", "util", "oci"),
+) -> tuple[Path, Path]:
+    """A copy of part of the package (``files`` and ``folders`` under dockyard/) and of a launcher
+    script, by default the runtime's side and bin/dockyard-runtime: (package root, script)."""
     src = Path(launcher.__file__).resolve().parents[1]
     pkg = tmp_path / "src" / "dockyard"
-    pkg.mkdir(parents=True)
-    for name in ("__init__.py", "errors.py"):
+    for name in files:
+        (pkg / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src / name, pkg / name)
-    for sub in ("runtime", "util", "oci"):
+    for sub in folders:
         shutil.copytree(src / sub, pkg / sub, ignore=shutil.ignore_patterns("__pycache__"))
-    script = tmp_path / "bin" / "dockyard-runtime"
+    script = tmp_path / "bin" / launcher_script.name
     script.parent.mkdir()
-    text = SCRIPT.read_text().split("\n", 1)[1]
+    text = launcher_script.read_text().split("\n", 1)[1]
     script.write_text(f"#!{sys.executable} -S\n{text}")
     script.chmod(0o755)
     return tmp_path / "src", script
@@ -126,43 +132,25 @@ def test_unknown_launcher_name_is_refused(tmp_path: Path) -> None:
     assert not os.path.exists(codecache.cache_path(str(script)))
 
 
-def _install_cli(tmp_path: Path) -> tuple[Path, Path]:
-    """A copy of the client side of the package and of bin/dockyard: (package root, script)."""
-    src = Path(launcher.__file__).resolve().parents[1]
-    pkg = tmp_path / "src" / "dockyard"
-    (pkg / "runtime").mkdir(parents=True)
-    for name in ("__init__.py", "__main__.py", "errors.py"):
-        shutil.copy2(src / name, pkg / name)
-    for name in ("__init__.py", "launcher.py"):
-        shutil.copy2(src / "runtime" / name, pkg / "runtime" / name)
-    for sub in ("cli", "client", "oci"):
-        shutil.copytree(src / sub, pkg / sub, ignore=shutil.ignore_patterns("__pycache__"))
-    script = tmp_path / "bin" / "dockyard"
-    script.parent.mkdir()
-    text = CLI_SCRIPT.read_text().split("\n", 1)[1]
-    script.write_text(f"#!{sys.executable} -S\n{text}")
-    script.chmod(0o755)
-    return tmp_path / "src", script
-
-
 def test_cli_launcher_runs_from_its_cache_and_falls_back_without_it(tmp_path: Path) -> None:
-    root, script = _install_cli(tmp_path)
+    # The client side of the package and bin/dockyard.
+    root, script = _install(
+        tmp_path,
+        CLI_SCRIPT,
+        ("__init__.py", "__main__.py", "errors.py", "runtime/__init__.py", "runtime/launcher.py"),
+        ("cli", "client", "oci"),
+    )
     init = root / "dockyard" / "__init__.py"
     fake = "9" * len(__version__)
 
-    def version() -> str:
-        res = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=30)
-        assert res.returncode == 0, res.stderr
-        return res.stdout.split()[-1]
-
     written = codecache.write(str(script), str(root))
-    assert version() == __version__
+    assert _version(script) == __version__
     _rewrite_keeping_stamp(init, __version__, fake)
-    assert version() == __version__  # the cached code ran: the copy is on no path
+    assert _version(script) == __version__  # the cached code ran: the copy is on no path
     init.write_text(init.read_text())
-    assert version() == fake  # edited for real: imported from its source
+    assert _version(script) == fake  # edited for real: imported from its source
     Path(written).write_bytes(b"\x00garbage")
-    assert version() == __version__  # no usable cache: the environment's own package
+    assert _version(script) == __version__  # no usable cache: the environment's own package
 
 
 def test_cli_exit_keeps_all_output_and_the_exit_code(tmp_path: Path) -> None:
