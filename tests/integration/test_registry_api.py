@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import subprocess
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -98,6 +101,77 @@ def test_monolithic_push_then_head_get_and_range(api: Api, request: pytest.Fixtu
     assert part.status_code == 206
     assert part.content == data[10:20]
     assert part.headers["Content-Range"] == f"bytes 10-19/{len(data)}"
+
+
+def test_large_blob_get_ranges_etag_and_keep_alive(api: Api) -> None:
+    """A blob of several read chunks (and not a multiple of one) comes back whole, twice on one
+    kept-alive connection, in any range, and with its digest as the ETag."""
+    name = repo("large")
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    d = api.push_blob(name, data)
+    for _ in range(2):
+        r = api.get(f"/v2/{name}/blobs/{d}")
+        assert r.status_code == 200 and r.content == data
+    assert r.headers["ETag"] == f'"{d}"'
+    not_modified = api.get(f"/v2/{name}/blobs/{d}", headers={"If-None-Match": f'"{d}"'})
+    assert not_modified.status_code == 304 and not_modified.content == b""
+    cases = {
+        "bytes=-10": data[-10:],
+        "bytes=3145000-": data[3145000:],
+        "bytes=262140-262150": data[262140:262151],
+        "bytes=0-0": data[:1],
+    }
+    for rng, want in cases.items():
+        part = api.get(f"/v2/{name}/blobs/{d}", headers={"Range": rng})
+        assert part.status_code == 206, rng
+        assert part.content == want, rng
+
+
+def _open_fds(pid: int) -> int:
+    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return sum(len(os.listdir(f"/proc/{p}/fd")) for p in [str(pid), *children])
+
+
+@pytest.mark.parametrize("api", ["dockyard"], indirect=True)
+def test_abandoned_downloads_leave_no_open_file(api: Api, dockyard_server: RegistryServer) -> None:
+    """Clients that hang up in the middle of a blob leave the server serving, with no file or
+    socket left open for them."""
+    name = repo("abandoned")
+    data = os.urandom(16 * 1024 * 1024)
+    d = api.push_blob(name, data)
+    assert dockyard_server.proc is not None
+    pid = dockyard_server.proc.pid
+    api.get("/v2/")
+    before = _open_fds(pid)
+    log_start = len(dockyard_server.log())
+    host, port = dockyard_server.addr.rsplit(":", 1)
+    for _ in range(5):
+        with socket.create_connection((host, int(port)), timeout=10) as conn:
+            conn.sendall(f"GET /v2/{name}/blobs/{d} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+            got = 0
+            while got < 200_000:
+                chunk = conn.recv(65536)
+                assert chunk
+                got += len(chunk)
+    deadline = time.monotonic() + 15
+    while _open_fds(pid) > before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _open_fds(pid) <= before
+    assert api.get(f"/v2/{name}/blobs/{d}").content == data
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        gets = [
+            json.loads(line)
+            for line in dockyard_server.log().splitlines()
+            if line.startswith("{") and f"/blobs/{d}" in line and '"GET"' in line
+        ]
+        if len(gets) == 6:
+            break
+        time.sleep(0.1)
+    assert [e["status"] for e in gets] == [200] * 6
+    assert gets[-1]["bytes"] > len(data)  # the body and the headers
+    assert all(200_000 <= e["bytes"] < len(data) for e in gets[:5])
+    assert "Traceback" not in dockyard_server.log()[log_start:]
 
 
 # distribution 2.8 does not check where a PATCH starts (it appends out-of-order chunks): dockyard only.

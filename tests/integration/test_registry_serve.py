@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.unit.registry.harness import Api, error_codes, running_registry
+from tests.unit.registry.harness import Api, error_codes, running_registry, sha256
 
 
 def self_signed(folder: Path) -> tuple[str, str]:
@@ -61,6 +61,9 @@ def test_tls_read_only_and_access_log(tmp_path: Path) -> None:
         assert url.startswith("https://")
         r = requests.get(f"{url}/v2/ro{os.getpid()}/app/manifests/{digest}", verify=cert, timeout=10)
         assert r.status_code == 200
+        layer = r.json()["layers"][0]["digest"]
+        blob = requests.get(f"{url}/v2/ro{os.getpid()}/app/blobs/{layer}", verify=cert, timeout=10)
+        assert blob.status_code == 200 and sha256(blob.content) == layer
         r = requests.post(f"{url}/v2/ro{os.getpid()}/app/blobs/uploads/", verify=cert, timeout=10)
         assert r.status_code == 405
         assert "UNSUPPORTED" in error_codes(r)

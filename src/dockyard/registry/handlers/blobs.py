@@ -7,10 +7,12 @@ import re
 from typing import BinaryIO
 
 from aiohttp import web
+from aiohttp.abc import AbstractStreamWriter
 
 from dockyard.registry.context import Registry
 from dockyard.registry.digest import Digest, parse_digest
 from dockyard.registry.errcode import RegistryError
+from dockyard.registry.filesend import can_send, send_file_range
 
 _STREAM_CHUNK = 1 << 20
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
@@ -37,10 +39,9 @@ async def get_blob(reg: Registry, request: web.Request, name: str, ref: str) -> 
         "Cache-Control": "max-age=31536000",
         "ETag": f'"{d}"',
     }
-    local = reg.blobs.local_path(d)
-    if local is not None:
-        # sendfile(2) from the page cache; FileResponse answers Range and HEAD itself.
-        return web.FileResponse(local, headers=headers, chunk_size=_STREAM_CHUNK)
+    if _matches(request.headers.get("If-None-Match"), str(d)):
+        # A blob never changes under its digest: the client's copy is current.
+        return web.Response(status=304, headers=headers)
     start, end = 0, size - 1
     status = 200
     rng = request.headers.get("Range")
@@ -68,9 +69,35 @@ async def get_blob(reg: Registry, request: web.Request, name: str, ref: str) -> 
     length = end - start + 1 if size else 0
     resp = web.StreamResponse(status=status, headers=headers)
     resp.content_length = length
-    await resp.prepare(request)
-    if request.method == "HEAD" or length == 0:
+    writer = await resp.prepare(request)
+    if request.method == "HEAD" or length == 0 or writer is None:
         return resp
+    try:
+        await _send_body(reg, request, writer, resp, d, start, length)
+    except ConnectionResetError:
+        # The client hung up in the middle of the body. The status line is gone already, so the
+        # access log keeps it with the bytes that were sent; the connection is not reused.
+        resp.force_close()
+        if request.transport is not None:
+            request.transport.close()
+        return resp
+    await resp.write_eof()
+    return resp
+
+
+async def _send_body(
+    reg: Registry,
+    request: web.Request,
+    writer: AbstractStreamWriter,
+    resp: web.StreamResponse,
+    d: Digest,
+    start: int,
+    length: int,
+) -> None:
+    local = reg.blobs.local_path(d)
+    if local is not None and can_send(request):
+        await send_file_range(request, writer, local, start, length)
+        return
     f = await reg.blobs.open(d, start)
     try:
         left = length
@@ -82,8 +109,13 @@ async def get_blob(reg: Registry, request: web.Request, name: str, ref: str) -> 
             left -= len(data)
     finally:
         f.close()
-    await resp.write_eof()
-    return resp
+
+
+def _matches(if_none_match: str | None, digest: str) -> bool:
+    if not if_none_match:
+        return False
+    tags = [t.strip().removeprefix("W/").strip('"') for t in if_none_match.split(",")]
+    return "*" in tags or digest in tags
 
 
 async def _read(f: BinaryIO, n: int) -> bytes:

@@ -65,5 +65,5 @@ class StorageDriver(Protocol):
         ...
 
     def local_path(self, path: str) -> str | None:
-        """A real file to send with sendfile(2), or None (the object is not on a local disk)."""
+        """A real file the server can read a blob from directly, or None (not on a local disk)."""
         ...
