@@ -1,8 +1,8 @@
 """Registry throughput: dockyard's registry against Debian's docker-registry (distribution 2.8,
 the Go reference), with skopeo as the client, in one run, on loopback.
 
-    .venv/bin/python bench/registry.py [--size-mb 200] [--rounds 3] [--clients 16]
-                                       [--seconds 5] [--output BENCHMARKS.md]
+    .venv/bin/python bench/registry.py [--size-mb 200] [--rounds 9] [--concurrent-rounds 3]
+                                       [--clients 16] [--seconds 5] [--output BENCHMARKS.md]
 
 - push / pull, 1 client: ``skopeo copy`` of a 3-layer image (layers of 50%, 35% and 15% of
   ``--size-mb``, uncompressed tar so no CPU goes to compression) from an OCI layout into a new
@@ -278,8 +278,8 @@ def table(contenders: list[Contender], size: int, args: argparse.Namespace) -> s
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--size-mb", type=int, default=200)
-    p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--concurrent-rounds", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=9)
+    p.add_argument("--concurrent-rounds", type=int, default=3)
     p.add_argument("--clients", type=int, default=16)
     p.add_argument("--seconds", type=float, default=5.0)
     p.add_argument("--output", default=os.path.join(REPO, "BENCHMARKS.md"))

@@ -16,6 +16,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from dockyard.cli.compose import Compose
     from dockyard.cli.flags import Options
+    from dockyard.compose.state import Container
 
 
 def _cmd(c: Compose, usage: str, summary: str, **kw: int | None) -> Command:
@@ -38,6 +39,7 @@ def _timeout(opts: Options) -> int | None:
 
 def up(c: Compose, argv: list[str]) -> int:
     from dockyard.compose import logs, ops
+    from dockyard.compose.abort import AbortPolicy, Watch
     from dockyard.compose.state import list_containers
     from dockyard.compose.up import Converger, UpOptions
 
@@ -63,11 +65,27 @@ def up(c: Compose, argv: list[str]) -> int:
     f.bool("quiet-pull", help="Pull without printing progress information")
     f.bool("no-color", help="Produce monochrome output")
     f.bool("no-log-prefix", help="Don't print prefix in logs")
+    f.bool("abort-on-container-exit", help="Stops all containers if any container was stopped")
+    f.bool("abort-on-container-failure", help="Stops all containers if any container exited with failure")
+    f.string(
+        "exit-code-from",
+        help="Return the exit code of the selected service container. Implies --abort-on-container-exit",
+    )
     opts, services = cmd.parse(argv)
     if opts.force_recreate and opts.no_recreate:
         raise cmd.fail("--force-recreate and --no-recreate are incompatible")
+    policy = AbortPolicy(opts.abort_on_container_exit, opts.abort_on_container_failure, opts.exit_code_from)
+    if opts.abort_on_container_exit and opts.abort_on_container_failure:
+        raise cmd.fail("--abort-on-container-exit and --abort-on-container-failure are incompatible")
+    if policy.active and (opts.detach or opts.wait):
+        which = "--detach" if opts.detach else "--wait"
+        raise cmd.fail(
+            f"{which} cannot be combined with --abort-on-container-exit, --abort-on-container-failure "
+            "or --exit-code-from: they watch attached containers"
+        )
     detach = opts.detach or opts.wait
     project = c.load(services)
+    watch = Watch(policy, project)
     progress = c.progress()
     since = time.time()
     converger = Converger(
@@ -95,11 +113,14 @@ def up(c: Compose, argv: list[str]) -> int:
     )
     printer.note("Attaching to " + ", ".join(x.name for x in containers))
 
-    def exited(x: object) -> None:
-        from dockyard.compose.wait import inspect
+    codes: dict[str, int] = {}
 
-        info = inspect(c.ctx.client, x.id)  # type: ignore[attr-defined]
-        printer.note(f"{x.name} exited with code {(info.get('State') or {}).get('ExitCode', 0)}")  # type: ignore[attr-defined]
+    def exited(x: Container) -> bool:
+        result = c.ctx.client.call("POST", f"/containers/{x.id}/wait", {"condition": "not-running"}) or {}
+        code = int(result.get("StatusCode", 0))
+        codes.setdefault(x.service, code)
+        printer.note(f"{x.name} exited with code {code}")
+        return watch.exited(x, code)
 
     try:
         logs.follow(c.ctx.client, containers, printer, follow=True, since=f"{since:.9f}", on_exit=exited)
@@ -111,7 +132,19 @@ def up(c: Compose, argv: list[str]) -> int:
         finally:
             stopping.close()
         raise Exit(130) from None
-    return 0
+    if watch.trigger is None:
+        return 0
+    printer.note("Aborting on container exit...")
+    stopping = c.progress("Stopping")
+    try:
+        ops.stop(c.ctx.client, project, project.name, targets, stopping, _timeout(opts))
+    finally:
+        stopping.close()
+    for x in sorted(containers, key=lambda x: x.number):
+        if x.service not in codes:
+            info = c.ctx.client.get(f"/containers/{x.id}/json")
+            codes[x.service] = int((info.get("State") or {}).get("ExitCode", 0))
+    return watch.exit_code(codes)
 
 
 def down(c: Compose, argv: list[str]) -> int:

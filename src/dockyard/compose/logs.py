@@ -87,9 +87,10 @@ def follow(
     tail: str = "all",
     since: str = "",
     timestamps: bool = False,
-    on_exit: Callable[[Container], None] | None = None,
+    on_exit: Callable[[Container], bool | None] | None = None,
 ) -> None:
-    """Print the containers' logs until every stream ends (all exited, or ``follow`` off)."""
+    """Print the containers' logs until every stream ends (all exited, or ``follow`` off), or
+    until ``on_exit``, called as each stream ends, returns True."""
     events: queue.Queue[tuple[Container, bytes | None]] = queue.Queue()
     params: dict[str, object] = {
         "stdout": True, "stderr": True, "follow": follow, "tail": tail,
@@ -114,7 +115,7 @@ def follow(
         c, line = events.get()
         if line is None:
             live -= 1
-            if on_exit is not None:
-                on_exit(c)
+            if on_exit is not None and on_exit(c):
+                return
             continue
         printer.line(c.name, c.service, line)
