@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dockyard.compose import naming
+from dockyard.compose import injectfiles, naming
 from dockyard.compose.model import Healthcheck, Mount, Project, Service, ServiceNetwork
 from dockyard.errors import InvalidArgument, Unsupported
 
@@ -76,7 +76,8 @@ def _mount(project: Project, service: Service, m: Mount) -> dict[str, Any]:
 
 def _file_mounts(project: Project, service: Service) -> list[dict[str, Any]]:
     """Configs and secrets from files: read-only binds at their targets, as Compose does
-    without swarm. Inline and environment-sourced ones have no file to bind."""
+    without swarm. Inline and environment-sourced ones are written in before the start
+    (:mod:`dockyard.compose.injectfiles`)."""
     out = []
     for kind, uses, table in (
         ("config", service.configs, project.configs),
@@ -84,15 +85,14 @@ def _file_mounts(project: Project, service: Service) -> list[dict[str, Any]]:
     ):
         for use in uses:
             obj = table.get(use.source)
-            if obj is None or obj.file is None:
+            if obj is None or (obj.file is None and obj.content is None and obj.environment is None):
                 raise Unsupported(
-                    f'service "{service.name}" uses {kind} "{use.source}", which has no file: dockyard '
-                    f"compose binds {kind}s from files only; use file: in the top-level {kind}s"
+                    f'service "{service.name}" uses {kind} "{use.source}", which has no file, content '
+                    f"or environment: external {kind}s need swarm; give it file:, content: or environment:"
                 )
-            target = use.target
-            if not target.startswith("/"):
-                target = f"/run/secrets/{target}" if kind == "secret" else f"/{target}"
-            out.append({"Type": "bind", "Source": obj.file, "Target": target, "ReadOnly": True})
+            if obj.file is not None:
+                target = injectfiles.target_of(kind, use)
+                out.append({"Type": "bind", "Source": obj.file, "Target": target, "ReadOnly": True})
     return out
 
 

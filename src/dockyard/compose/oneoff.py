@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dockyard.client.api import APIClient
-from dockyard.compose import createbody, images, naming, resources, startorder
+from dockyard.compose import createbody, images, injectfiles, naming, resources, startorder
 from dockyard.compose import labels as lbl
 from dockyard.compose.confighash import config_hash
 from dockyard.compose.model import Project
@@ -79,5 +79,11 @@ def create(
     if opts.remove:
         body["HostConfig"]["AutoRemove"] = True
     name = opts.name or naming.oneoff_name(project.name, opts.service)
+    files = injectfiles.files_for(project, service)
     created = client.post("/containers/create", {"name": name}, json=body)
+    try:
+        injectfiles.inject(client, str(created["Id"]), files)
+    except BaseException:
+        client.delete(f"/containers/{created['Id']}", {"force": True})
+        raise
     return str(created["Id"]), name

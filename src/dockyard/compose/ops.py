@@ -93,6 +93,9 @@ def restart(
     timeout: int | None = None,
 ) -> None:  # fmt: skip
     check_services(project, services)
+    if project is not None and services:
+        # dependents declared with depends_on.restart: true go with their dependency, after it
+        services = startorder.with_restart_dependents(project.services, services)
     for c in _order(project, containers_of(client, name, services)):
         lifecycle.restart(client, c.id, c.name, progress, timeout)
 

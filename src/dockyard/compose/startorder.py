@@ -69,3 +69,21 @@ def with_dependencies(services: Mapping[str, Service], wanted: Iterable[str]) ->
         seen.add(name)
         stack.extend(service_dependencies(services, name))
     return [name for name in order(services) if name in seen]
+
+
+def with_restart_dependents(services: Mapping[str, Service], wanted: Iterable[str]) -> list[str]:
+    """``wanted`` and, transitively, the services that depend on one of them with
+    ``depends_on: {<it>: {restart: true}}``: Compose restarts those with their dependency."""
+    seen: set[str] = set()
+    stack = [name for name in wanted if name in services]
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        stack.extend(
+            other
+            for other, s in services.items()
+            if (dep := s.depends_on.get(name)) is not None and dep.restart
+        )
+    return [name for name in order(services) if name in seen]

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dockyard.client.api import APIClient
-from dockyard.compose import createbody, images, lifecycle, naming, resources, startorder, wait
+from dockyard.compose import createbody, images, injectfiles, lifecycle, naming, resources, startorder, wait
 from dockyard.compose import labels as lbl
 from dockyard.compose.confighash import config_hash
 from dockyard.compose.errors import ComposeError, NoSuchService, WaitFailed
@@ -101,6 +101,7 @@ class Converger:
         self.created_networks: list[str] = []
         self.created_volumes: list[str] = []
         self.current: dict[str, list[Container]] = {}
+        self.replaced: set[str] = set()  # services recreated (or restarted for one) by this run
 
     def up(self, opts: UpOptions) -> list[str]:
         """Converge; the services it touched, in order."""
@@ -181,8 +182,10 @@ class Converger:
             project, service, image=naming.service_image(project, service), labels=labels,
             network_mode=self._network_mode(service),
         )  # fmt: skip
+        files = injectfiles.files_for(project, service)  # a missing variable fails before the create
         cid = lifecycle.create(self.client, name, body, self.progress)
         self.created_containers.append((cid, name))
+        injectfiles.inject(self.client, cid, files)
         if start:
             lifecycle.start(self.client, cid, name, self.progress)
         return Container(
@@ -203,6 +206,10 @@ class Converger:
         )
         self._wait_dependencies(service, targets)
         start = not opts.no_start
+        # depends_on.restart: a kept, running container restarts after its dependency changed
+        restart_kept = start and any(
+            dep.restart and name in self.replaced for name, dep in service.depends_on.items()
+        )
         after: list[Container] = []
         for step in plan.steps:
             c = step.container
@@ -220,9 +227,14 @@ class Converger:
                 if start:
                     lifecycle.start(self.client, c.id, c.name, self.progress)
                 after.append(c)
+            elif c is not None and restart_kept and c.running:
+                lifecycle.restart(self.client, c.id, c.name, self.progress, opts.timeout)
+                after.append(c)
             elif c is not None:
                 self.progress.event("Container", c.name, "Running")
                 after.append(c)
+        if start and (restart_kept or any(s.action == "recreate" for s in plan.steps)):
+            self.replaced.add(service.name)
         self.current[service.name] = after
 
     def wait_all(self, targets: list[str], timeout: float | None) -> None:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import io
+import tarfile
+
 import pytest
 
+from dockyard.compose import injectfiles
 from dockyard.compose.createbody import create_body
+from dockyard.compose.errors import ComposeError
 from dockyard.compose.model import Deploy as DeployModel
 from dockyard.compose.model import Healthcheck, Logging, Mount, Port, Resources, ServiceNetwork, Ulimit
 from dockyard.errors import InvalidArgument, Unsupported
@@ -111,6 +116,22 @@ def test_default_network_and_file_secrets() -> None:
         {"Type": "bind", "Source": "/srv/app.conf", "Target": "/etc/app.conf", "ReadOnly": True},
         {"Type": "bind", "Source": "/srv/token.txt", "Target": "/run/secrets/token", "ReadOnly": True},
     ]
+    # inline and environment-sourced ones are not bound: they are written in before the start
     p.secrets["token"] = FileObject(name="demo_token", environment="TOKEN")
-    with pytest.raises(Unsupported, match='uses secret "token", which has no file'):
+    p.configs["conf"] = FileObject(name="demo_conf", content="port=80\n")
+    web.configs[0].mode, web.configs[0].uid = 0o440, "100"
+    assert create_body(p, web, image="busybox", labels={})["HostConfig"].get("Mounts", []) == []
+    with pytest.raises(ComposeError, match="TOKEN, which is not set"):
+        injectfiles.files_for(p, web)
+    p.environment["TOKEN"] = "s3cret"
+    files = injectfiles.files_for(p, web)
+    assert files == [
+        injectfiles.Injected("/etc/app.conf", b"port=80\n", 0o440, 100, 0),
+        injectfiles.Injected("/run/secrets/token", b"s3cret", 0o444, 0, 0),
+    ]
+    with tarfile.open(fileobj=io.BytesIO(injectfiles.tar_of(files))) as tar:
+        members = {m.name: (m.mode, m.uid, m.isfile()) for m in tar.getmembers()}
+    assert members == {"etc/app.conf": (0o440, 100, True), "run/secrets/token": (0o444, 0, True)}
+    p.secrets["token"] = FileObject(name="demo_token", external=True)
+    with pytest.raises(Unsupported, match='uses secret "token", which has no file, content or environment'):
         create_body(p, web, image="busybox", labels={})

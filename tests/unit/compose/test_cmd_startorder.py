@@ -31,6 +31,20 @@ def test_order_puts_dependencies_first() -> None:
     assert select(p, ["web"], no_deps=True) == ["web"]
 
 
+def test_restart_dependents_follow_restart_true_edges_only() -> None:
+    p = project(
+        "demo",
+        service("db"),
+        service("api", depends_on={"db": Dependency(restart=True)}),
+        service("web", depends_on={"api": Dependency(restart=True), "cache": Dependency()}),
+        service("report", depends_on={"db": Dependency()}),
+        service("cache"),
+    )
+    assert startorder.with_restart_dependents(p.services, ["db"]) == ["db", "api", "web"]
+    assert startorder.with_restart_dependents(p.services, ["cache"]) == ["cache"]
+    assert startorder.with_restart_dependents(p.services, ["api", "report"]) == ["api", "report", "web"]
+
+
 def test_cycle_is_named() -> None:
     p = project(
         "demo",
