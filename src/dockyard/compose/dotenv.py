@@ -107,6 +107,32 @@ def read_env_file(path: str, display: str, lookup: Mapping[str, str]) -> dict[st
     return parse_dotenv(text, display, lookup)
 
 
+def read_raw_env_file(path: str, display: str, lookup: Mapping[str, str]) -> dict[str, str]:
+    """``env_file: {format: raw}``: ``docker run --env-file``'s format. Each line is KEY=VALUE
+    taken verbatim (no quotes, escapes or interpolation); blank lines and lines starting with
+    ``#`` are skipped; a bare KEY takes its value from ``lookup`` and is left out when unset."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        raise invalid(display, "", f"env file {path} not found") from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as e:
+        raise invalid(display, "", f"cannot read env file {path}: {e}") from None
+    out: dict[str, str] = {}
+    for number, line in enumerate(lines, 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        key = key.lstrip()
+        if not key or any(c.isspace() for c in key):
+            raise invalid(path, "", f"line {number}: invalid variable name {key!r}: use KEY=VALUE")
+        if sep:
+            out[key] = value
+        elif key in lookup:
+            out[key] = lookup[key]
+    return out
+
+
 def project_environment(
     env_files: list[str], default_env_file: str | None, environ: Mapping[str, str]
 ) -> dict[str, str]:

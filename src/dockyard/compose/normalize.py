@@ -16,7 +16,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from dockyard.compose.dotenv import read_env_file
+from dockyard.compose.dotenv import read_env_file, read_raw_env_file
 from dockyard.compose.model import (
     Build,
     Dependency,
@@ -59,7 +59,15 @@ def _environment(
                     f'{path} not found: create it, or mark it "required: false"',
                 )
             continue
-        out.update(read_env_file(path, path, env))
+        fmt = entry.get("format")
+        if fmt in (None, "", "dotenv"):
+            out.update(read_env_file(path, path, env))
+        elif fmt == "raw":
+            out.update(read_raw_env_file(path, path, env))
+        else:
+            raise invalid(
+                display, f"services.{name}.env_file", f'unsupported format "{fmt}": use "raw" or leave it out'
+            )
     for key, value in svc.get("environment", {}).items():
         out[key] = value if value is not None else env.get(key)
     return out

@@ -120,3 +120,31 @@ def test_required_env_file_missing(compose_dir: Path) -> None:
         f"compose.yaml:4: services.web.env_file: {compose_dir}/web.env not found: "
         'create it, or mark it "required: false"'
     )
+
+
+def test_env_file_format_raw_takes_lines_verbatim(compose_dir: Path) -> None:
+    files = {
+        ".env": "SHELL_VAR=from-dotenv\n",
+        "raw.env": (
+            "# comment\n\nQUOTED=\"kept\" 'as is'\nREF=${SHELL_VAR}\nHASH=a # b\nEMPTY=\nSHELL_VAR\nNOWHERE\n"
+        ),
+        "compose.yaml": """\
+            services:
+              web:
+                image: b
+                env_file:
+                  - path: raw.env
+                    format: raw
+            """,
+    }
+    p = load_in(compose_dir, files)
+    assert p.services["web"].environment == {
+        "QUOTED": "\"kept\" 'as is'",
+        "REF": "${SHELL_VAR}",
+        "HASH": "a # b",
+        "EMPTY": "",
+        "SHELL_VAR": "from-dotenv",
+    }
+    files["compose.yaml"] = files["compose.yaml"].replace("format: raw", "format: ini")
+    message = load_error(compose_dir, files)
+    assert 'services.web.env_file: unsupported format "ini": use "raw" or leave it out' in message
