@@ -4,6 +4,7 @@ through the real CLI on a real daemon: which exit stops the project, and the cod
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -125,5 +126,41 @@ def test_abort_flags_refused(dockyard_daemon: DockyardDaemon, tmp_path: Path) ->
         assert res.returncode != 0 and 'no such service: "nosuch"' in res.stderr
         res = up(d, tmp_path, name, text, "--abort-on-container-exit", "--abort-on-container-failure")
         assert res.returncode != 0 and "incompatible" in res.stderr
+    finally:
+        down(d, name)
+
+
+def test_attach_flags_choose_the_streamed_and_watched_services(
+    dockyard_daemon: DockyardDaemon, client: APIClient, tmp_path: Path
+) -> None:
+    d = dockyard_daemon
+    name = f"cattach{os.getpid()}"
+    text = (
+        "  long:\n    image: busybox\n    init: true\n"
+        "    command: [sh, -c, 'echo from-long; exec sleep 300']\n"
+        "  short:\n    image: busybox\n    command: [sh, -c, 'sleep 1; echo from-short; exit 5']\n"
+        "    depends_on: [long]\n"
+    )
+    try:
+        # only short streamed; its exit aborts; --timestamps prefixes each line with an RFC 3339 time
+        res = up(d, tmp_path, name, text, "--attach", "short", "--abort-on-container-exit", "--timestamps")
+        assert res.returncode == 5, res.stdout + res.stderr
+        assert "from-short" in res.stdout and "from-long" not in res.stdout
+        line = next(x for x in res.stdout.splitlines() if "from-short" in x)
+        assert re.search(r"\| \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z from-short", line), line
+        assert states(client, name)["long"][0] == "exited"
+
+        # a named service is attached without its dependencies, unless --attach-dependencies
+        res = up(d, tmp_path, name, text, "short", "--abort-on-container-exit")
+        assert res.returncode == 5 and "from-long" not in res.stdout, res.stdout + res.stderr
+        res = up(d, tmp_path, name, text, "short", "--attach-dependencies", "--abort-on-container-exit")
+        assert res.returncode == 5 and "from-long" in res.stdout, res.stdout + res.stderr
+
+        # --no-attach long: short alone is streamed
+        res = up(d, tmp_path, name, text, "--no-attach", "long", "--abort-on-container-exit")
+        assert res.returncode == 5 and "from-long" not in res.stdout, res.stdout + res.stderr
+
+        res = up(d, tmp_path, name, text, "--attach", "nosuch")
+        assert res.returncode != 0 and '--attach: no such service: "nosuch"' in res.stderr
     finally:
         down(d, name)

@@ -16,6 +16,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from dockyard.cli.compose import Compose
     from dockyard.cli.flags import Options
+    from dockyard.compose.model import Project
     from dockyard.compose.state import Container
 
 
@@ -35,6 +36,23 @@ def _scale(values: list[str]) -> dict[str, int]:
 
 def _timeout(opts: Options) -> int | None:
     return int(opts.timeout) if opts.changed("timeout") else None
+
+
+def _attached(project: Project, named: list[str], targets: list[str], opts: Options) -> set[str]:
+    """The services attached ``up`` streams (and watches, for the abort flags), as Compose v2:
+    ``--attach`` ones, else the services named (with their dependencies only under
+    ``--attach-dependencies``), else every started one; less ``--no-attach`` ones."""
+    for flag, names in (("--attach", opts.attach), ("--no-attach", opts.no_attach)):
+        unknown = [n for n in names or [] if n not in project.services]
+        if unknown:
+            raise InvalidArgument(f'{flag}: no such service: "{unknown[0]}"')
+    if opts.attach:
+        chosen = set(opts.attach)
+    elif named and not opts.attach_dependencies:
+        chosen = set(named)
+    else:
+        chosen = set(targets)
+    return chosen - set(opts.no_attach or [])
 
 
 def up(c: Compose, argv: list[str]) -> int:
@@ -65,6 +83,10 @@ def up(c: Compose, argv: list[str]) -> int:
     f.bool("quiet-pull", help="Pull without printing progress information")
     f.bool("no-color", help="Produce monochrome output")
     f.bool("no-log-prefix", help="Don't print prefix in logs")
+    f.bool("timestamps", help="Show timestamps")
+    f.strings("attach", help="Restrict attaching to the specified services")
+    f.strings("no-attach", help="Do not attach (stream logs) to the specified services")
+    f.bool("attach-dependencies", help="Automatically attach to log output of dependent services")
     f.bool("abort-on-container-exit", help="Stops all containers if any container was stopped")
     f.bool("abort-on-container-failure", help="Stops all containers if any container exited with failure")
     f.string(
@@ -106,7 +128,8 @@ def up(c: Compose, argv: list[str]) -> int:
         progress.close()
     if detach or opts.no_start:
         return 0
-    containers = [x for x in list_containers(c.ctx.client, project.name) if x.service in targets]
+    attached = _attached(project, services, targets, opts)
+    containers = [x for x in list_containers(c.ctx.client, project.name) if x.service in attached]
     width = max((len(x.name) for x in containers), default=0)
     printer = logs.Printer(
         c.ctx.stdout, width, colour=c.colour() and not opts.no_color, prefix=not opts.no_log_prefix
@@ -123,7 +146,10 @@ def up(c: Compose, argv: list[str]) -> int:
         return watch.exited(x, code)
 
     try:
-        logs.follow(c.ctx.client, containers, printer, follow=True, since=f"{since:.9f}", on_exit=exited)
+        logs.follow(
+            c.ctx.client, containers, printer, follow=True, since=f"{since:.9f}", on_exit=exited,
+            timestamps=opts.timestamps,
+        )  # fmt: skip
     except KeyboardInterrupt:
         printer.note("Gracefully stopping... (press Ctrl+C again to force)")
         stopping = c.progress("Stopping")
