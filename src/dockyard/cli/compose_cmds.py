@@ -74,6 +74,11 @@ def up(c: Compose, argv: list[str]) -> int:
     f.bool("wait", help="Wait for services to be running|healthy. Implies detached mode")
     f.int("wait-timeout", help="Maximum duration in seconds to wait for the project to be running|healthy")
     f.bool("remove-orphans", help="Remove containers for services not defined in the Compose file")
+    f.bool(
+        "renew-anon-volumes",
+        "V",
+        "Recreate anonymous volumes instead of retrieving data from the previous containers",
+    )
     f.int(
         "timeout",
         "t",
@@ -122,6 +127,7 @@ def up(c: Compose, argv: list[str]) -> int:
                 no_start=opts.no_start, scale=_scale(opts.scale), wait=opts.wait,
                 wait_timeout=float(opts.wait_timeout) if opts.changed("wait-timeout") else None,
                 remove_orphans=opts.remove_orphans, timeout=_timeout(opts),
+                renew_anon_volumes=opts.renew_anon_volumes,
             )
         )  # fmt: skip
     finally:

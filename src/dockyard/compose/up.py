@@ -21,11 +21,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dockyard.client.api import APIClient
+from dockyard.client.api import APIClient, quote_path
 from dockyard.compose import createbody, images, injectfiles, lifecycle, naming, resources, startorder, wait
 from dockyard.compose import labels as lbl
 from dockyard.compose.confighash import config_hash
 from dockyard.compose.errors import ComposeError, NoSuchService, WaitFailed
+from dockyard.compose.inherit import inherit_mounts
 from dockyard.compose.model import LABEL_CONFIG_HASH, Project, Service
 from dockyard.compose.plan import plan_service
 from dockyard.compose.progress import Progress
@@ -47,6 +48,7 @@ class UpOptions:
     wait_timeout: float | None = None
     remove_orphans: bool = False
     timeout: int | None = None  # stop timeout for recreated and removed containers
+    renew_anon_volumes: bool = False  # -V: a recreated container gets fresh anonymous volumes
 
 
 def select(project: Project, names: list[str], no_deps: bool) -> list[str]:
@@ -174,14 +176,20 @@ class Converger:
                 done = "Healthy" if spec.condition == "service_healthy" else "Exited"
                 self.progress.event("Container", c.name, done)
 
-    def _create(self, service: Service, number: int, image_id: str | None, start: bool) -> Container:
+    def _create(
+        self, service: Service, number: int, image_id: str | None, start: bool,
+        inherit: list[dict[str, Any]] | None = None,
+    ) -> Container:  # fmt: skip
         project = self.project
         name = naming.container_name(project.name, service, number)
         labels = lbl.container_labels(project, service, number, config_hash(service))
+        image = naming.service_image(project, service)
         body = createbody.create_body(
-            project, service, image=naming.service_image(project, service), labels=labels,
-            network_mode=self._network_mode(service),
+            project, service, image=image, labels=labels, network_mode=self._network_mode(service),
         )  # fmt: skip
+        if inherit:
+            config = self.client.get(f"/images/{quote_path(image)}/json").get("Config") or {}
+            inherit_mounts(body, service, config.get("Volumes") or {}, inherit)
         files = injectfiles.files_for(project, service)  # a missing variable fails before the create
         cid = lifecycle.create(self.client, name, body, self.progress)
         self.created_containers.append((cid, name))
@@ -193,6 +201,9 @@ class Converger:
             state="running" if start else "created", status="", image=body["Image"], image_id=image_id or "",
             oneoff=False, project=project.name, labels=labels,
         )  # fmt: skip
+
+    def _mounts_of(self, c: Container) -> list[dict[str, Any]]:
+        return list(self.client.get(f"/containers/{quote_path(c.id)}/json").get("Mounts") or [])
 
     def _service(self, service: Service, opts: UpOptions, image_id: str | None, targets: list[str]) -> None:
         plan = plan_service(
@@ -217,9 +228,10 @@ class Converger:
                 lifecycle.stop(self.client, c.id, c.name, self.progress, opts.timeout)
                 lifecycle.remove(self.client, c.id, c.name, self.progress)
             elif step.action == "recreate" and c is not None:
+                inherit = None if opts.renew_anon_volumes else self._mounts_of(c)
                 lifecycle.stop(self.client, c.id, c.name, self.progress, opts.timeout)
                 lifecycle.remove(self.client, c.id, c.name, self.progress)
-                after.append(self._create(service, step.number, image_id, start))
+                after.append(self._create(service, step.number, image_id, start, inherit))
                 self.progress.event("Container", c.name, "Recreated")
             elif step.action == "create":
                 after.append(self._create(service, step.number, image_id, start))
