@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from dockyard.client.api import APIClient
-from dockyard.client.errors import DockyardError
+from dockyard.errors import DockyardError
 from dockyard.compose.state import list_containers
 from tests.daemon_harness import DockyardDaemon
 
