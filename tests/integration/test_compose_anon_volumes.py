@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from dockyard.client.api import APIClient
-from dockyard.errors import DockyardError
 from dockyard.compose.state import list_containers
+from dockyard.errors import DockyardError
 from tests.daemon_harness import DockyardDaemon
 
 pytestmark = pytest.mark.root
