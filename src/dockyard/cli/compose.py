@@ -27,12 +27,16 @@ if TYPE_CHECKING:
 COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("build", "Build or rebuild services"),
     "config": ("config", "Parse, resolve and render compose file in canonical format"),
+    "cp": ("compose_more.cp", "Copy files/folders between a service container and the local filesystem"),
+    "create": ("compose_more.create", "Creates containers for a service"),
     "down": ("down", "Stop and remove containers, networks"),
     "events": ("events", "Receive real time events from containers"),
     "exec": ("exec_", "Execute a command in a running container"),
+    "images": ("compose_more.images", "List images used by the created containers"),
     "kill": ("kill", "Force stop service containers"),
     "logs": ("logs", "View output from containers"),
     "ls": ("ls", "List running compose projects"),
+    "pause": ("compose_more.pause", "Pause services"),
     "port": ("port", "Print the public port for a port binding"),
     "ps": ("ps", "List containers"),
     "pull": ("pull", "Pull service images"),
@@ -43,7 +47,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "start": ("start", "Start services"),
     "stop": ("stop", "Stop services"),
     "top": ("top", "Display the running processes"),
+    "unpause": ("compose_more.unpause", "Unpause services"),
     "up": ("up", "Create and start containers"),
+    "version": ("compose_more.version", "Show the Docker Compose version information"),
 }
 
 
@@ -182,11 +188,13 @@ def compose(ctx: Context, argv: list[str]) -> int:
         raise InvalidArgument(f"unknown compose command: {rest[0]!r}: see 'dockyard compose --help'")
     if opts.ansi not in ("never", "always", "auto"):
         raise InvalidArgument(f'invalid --ansi "{opts.ansi}": use never, always or auto')
-    from dockyard.cli import compose_cmds
+    import importlib
 
+    module, _, attr = entry[0].rpartition(".")
+    commands = importlib.import_module(f"dockyard.cli.{module or 'compose_cmds'}")
     ctx.command_path = f"dockyard compose {rest[0]}"
     ctx.aliases = []
-    function: Callable[[Compose, list[str]], int] = getattr(compose_cmds, entry[0])
+    function: Callable[[Compose, list[str]], int] = getattr(commands, attr)
     try:
         return function(Compose(ctx, opts), rest[1:])
     except KeyboardInterrupt:

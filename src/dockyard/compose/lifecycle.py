@@ -73,3 +73,21 @@ def restart(client: APIClient, cid: str, name: str, progress: Progress, timeout:
     except DockyardError as exc:
         raise _fail(progress, name, "restart", exc) from None
     progress.event("Container", name, "Restarted")
+
+
+def pause(client: APIClient, cid: str, name: str, progress: Progress) -> None:
+    progress.event("Container", name, "Pausing")
+    try:
+        client.post(f"/containers/{quote_path(cid)}/pause")
+    except DockyardError as exc:
+        raise _fail(progress, name, "pause", exc) from None
+    progress.event("Container", name, "Paused")
+
+
+def unpause(client: APIClient, cid: str, name: str, progress: Progress) -> None:
+    progress.event("Container", name, "Unpausing")
+    try:
+        client.post(f"/containers/{quote_path(cid)}/unpause")
+    except DockyardError as exc:
+        raise _fail(progress, name, "unpause", exc) from None
+    progress.event("Container", name, "Unpaused")

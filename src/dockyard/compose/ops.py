@@ -100,6 +100,25 @@ def restart(
         lifecycle.restart(client, c.id, c.name, progress, timeout)
 
 
+def pause(
+    client: APIClient, project: Project | None, name: str, services: list[str], progress: Progress
+) -> None:
+    """Pause the running containers (dependents first, as a stop)."""
+    check_services(project, services)
+    for c in reversed(_order(project, containers_of(client, name, services))):
+        if c.state == "running":
+            lifecycle.pause(client, c.id, c.name, progress)
+
+
+def unpause(
+    client: APIClient, project: Project | None, name: str, services: list[str], progress: Progress
+) -> None:
+    check_services(project, services)
+    for c in _order(project, containers_of(client, name, services)):
+        if c.state == "paused":
+            lifecycle.unpause(client, c.id, c.name, progress)
+
+
 def kill(
     client: APIClient,
     project: Project | None,

@@ -1,0 +1,198 @@
+"""More ``dockyard compose`` subcommands: ``create``, ``pause``, ``unpause``, ``images``, ``cp``
+and ``version``, as Compose v2 has them."""
+
+from __future__ import annotations
+
+from dockyard.cli import formatter
+from dockyard.cli.command import Command, Exit
+from dockyard.errors import InvalidArgument
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dockyard.cli.compose import Compose
+
+
+def _cmd(c: Compose, usage: str, summary: str, **kw: int | None) -> Command:
+    return Command(c.ctx, usage, summary, **kw)  # type: ignore[arg-type]
+
+
+def create(c: Compose, argv: list[str]) -> int:
+    from dockyard.cli import build_context
+    from dockyard.cli.compose_cmds import _scale
+    from dockyard.compose.up import Converger, UpOptions
+
+    cmd = _cmd(c, "[OPTIONS] [SERVICE...]", "Creates containers for a service")
+    f = cmd.flags
+    f.bool("build", help="Build images before starting containers")
+    f.bool("no-build", help="Don't build an image, even if it's policy")
+    f.bool("force-recreate", help="Recreate containers even if their configuration and image haven't changed")
+    f.bool("no-recreate", help="If containers already exist, don't recreate them")
+    f.string("pull", help='Pull image before running ("always"|"missing"|"never")', default="policy")
+    f.bool("quiet-pull", help="Pull without printing progress information")
+    f.bool("remove-orphans", help="Remove containers for services not defined in the Compose file")
+    f.strings("scale", help="Scale SERVICE to NUM instances. Overrides the scale setting in the Compose file")
+    opts, services = cmd.parse(argv)
+    if opts.force_recreate and opts.no_recreate:
+        raise cmd.fail("--force-recreate and --no-recreate are incompatible")
+    project = c.load(services)
+    progress = c.progress()
+    converger = Converger(
+        c.ctx.client, project, progress, config=c.ctx.config(),
+        tar_context=None if opts.no_build else build_context.tar_context, warn=c.ctx.warn,
+    )  # fmt: skip
+    try:
+        converger.up(
+            UpOptions(
+                services=services, force_recreate=opts.force_recreate, no_recreate=opts.no_recreate,
+                build=opts.build, pull_always=opts.pull == "always", no_start=True,
+                scale=_scale(opts.scale), remove_orphans=opts.remove_orphans,
+            )
+        )  # fmt: skip
+    finally:
+        progress.close()
+    return 0
+
+
+def _pause_or_unpause(c: Compose, argv: list[str], verb: str, summary: str) -> int:
+    from dockyard.compose import ops
+
+    cmd = _cmd(c, "[SERVICE...]", summary)
+    _, services = cmd.parse(argv)
+    project, name = c.project_or_name()
+    progress = c.progress()
+    try:
+        (ops.pause if verb == "pause" else ops.unpause)(c.ctx.client, project, name, services, progress)
+    finally:
+        progress.close()
+    return 0
+
+
+def pause(c: Compose, argv: list[str]) -> int:
+    return _pause_or_unpause(c, argv, "pause", "Pause services")
+
+
+def unpause(c: Compose, argv: list[str]) -> int:
+    return _pause_or_unpause(c, argv, "unpause", "Unpause services")
+
+
+IMAGES_TABLE = "table {{.ContainerName}}\t{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.Size}}"
+IMAGES_HEADERS = {
+    "ContainerName": "CONTAINER", "Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID", "Size": "SIZE",
+}  # fmt: skip
+
+
+def images(c: Compose, argv: list[str]) -> int:
+    from dockyard.cli import humanize
+    from dockyard.client.api import quote_path
+    from dockyard.client.errors import NoSuchObject
+    from dockyard.compose import ops
+
+    cmd = _cmd(c, "[OPTIONS] [SERVICE...]", "List images used by the created containers")
+    cmd.flags.bool("quiet", "q", "Only display IDs")
+    cmd.flags.string("format", help="Format the output. Values: [table | json]", default="table")
+    opts, services = cmd.parse(argv)
+    project, name = c.project_or_name()
+    ops.check_services(project, services)
+    rows = []
+    for x in ops.containers_of(c.ctx.client, name, services, oneoff=None):
+        try:
+            info = c.ctx.client.get(f"/images/{quote_path(x.image_id or x.image)}/json")
+        except NoSuchObject:
+            info = {"Id": x.image_id, "Size": 0}
+        repo, _, tag = (
+            x.image.rpartition(":") if ":" in x.image.rsplit("/", 1)[-1] else (x.image, "", "latest")
+        )
+        image_id = str(info.get("Id") or x.image_id)
+        size = int(info.get("Size") or 0)
+        rows.append(
+            {
+                "ContainerName": x.name, "Repository": repo, "Tag": tag,
+                "ID": image_id.removeprefix("sha256:")[:12], "Size": humanize.size(size, 3),
+                "FullID": image_id, "Bytes": size,
+            }
+        )  # fmt: skip
+    if opts.quiet:
+        for full in dict.fromkeys(r["FullID"] for r in rows):
+            c.ctx.print(str(full))
+        return 0
+    if opts.format == "json":
+        import json
+
+        out = [
+            {"ID": r["FullID"], "ContainerName": r["ContainerName"], "Repository": r["Repository"],
+             "Tag": r["Tag"], "Size": r["Bytes"]}
+            for r in rows
+        ]  # fmt: skip
+        c.ctx.print(json.dumps(out))
+        return 0
+    if opts.format not in ("", "table"):
+        raise InvalidArgument(f'invalid --format "{opts.format}": use table or json')
+    c.ctx.write(formatter.render(IMAGES_TABLE, IMAGES_TABLE, rows, IMAGES_HEADERS).encode())
+    return 0
+
+
+def _split(arg: str) -> tuple[str, str]:
+    """``SERVICE:PATH`` -> (service, path); a local path (``./a:b``, ``/x``, ``-``) -> ("", path)."""
+    if ":" not in arg or arg.startswith((".", "/")):
+        return "", arg
+    service, _, path = arg.partition(":")
+    return service, path
+
+
+def cp(c: Compose, argv: list[str]) -> int:
+    from dockyard.cli.cp import copy_from, copy_to
+    from dockyard.compose import ops
+
+    cmd = _cmd(
+        c,
+        "[OPTIONS] SERVICE:SRC_PATH DEST_PATH|-\n\t"
+        "dockyard compose cp [OPTIONS] SRC_PATH|- SERVICE:DEST_PATH",
+        "Copy files/folders between a service container and the local filesystem",
+        min_args=2,
+        max_args=2,
+    )
+    cmd.flags.bool("archive", "a", "Archive mode (copy all uid/gid information)")
+    cmd.flags.bool("follow-link", "L", "Always follow symbol link in SRC_PATH")
+    cmd.flags.int("index", help="Index of the container if service has multiple replicas", default=0)
+    cmd.flags.bool("all", help="Include containers created by the run command", hidden=True)
+    opts, (src_arg, dest_arg) = cmd.parse(argv)
+    src_service, src = _split(src_arg)
+    dest_service, dest = _split(dest_arg)
+    if bool(src_service) == bool(dest_service):
+        raise cmd.fail("give exactly one SERVICE:PATH, the other a local path (or -)")
+    service = src_service or dest_service
+    project, name = c.project_or_name()
+    ops.check_services(project, [service])
+    found = sorted(ops.containers_of(c.ctx.client, name, [service]), key=lambda x: x.number)
+    if opts.index:
+        found = [x for x in found if x.number == opts.index]
+    elif src_service:
+        found = found[:1]  # docker compose copies from the first replica
+    if not found:
+        which = f" with index {opts.index}" if opts.index else ""
+        c.ctx.warn(f'no container found for service "{service}"{which}')
+        raise Exit(1)
+    for x in found:
+        if src_service:
+            copy_from(c.ctx, x.id, src, dest, opts.follow_link)
+        else:
+            copy_to(c.ctx, src, x.id, dest, opts.archive, opts.follow_link)
+    return 0
+
+
+def version(c: Compose, argv: list[str]) -> int:
+    import json
+
+    from dockyard import __version__
+
+    cmd = _cmd(c, "[OPTIONS]", "Show the Docker Compose version information", max_args=0)
+    cmd.flags.bool("short", help="Shows only Compose's version number")
+    cmd.flags.string("format", "f", "Format the output. Values: [pretty | json]", default="pretty")
+    opts, _ = cmd.parse(argv)
+    if opts.short:
+        c.ctx.print(__version__)
+    elif opts.format == "json":
+        c.ctx.print(json.dumps({"version": f"v{__version__}"}))
+    else:
+        c.ctx.print(f"dockyard compose version v{__version__}")
+    return 0

@@ -1,0 +1,85 @@
+"""``compose create``, ``pause``/``unpause``, ``images``, ``cp`` and ``version`` through the real
+CLI on a real daemon."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dockyard import __version__
+from dockyard.client.api import APIClient
+from dockyard.compose.state import list_containers
+from tests.daemon_harness import DockyardDaemon
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture
+def client(dockyard_daemon: DockyardDaemon) -> Iterator[APIClient]:
+    c = APIClient(dockyard_daemon.host)
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+def test_create_pause_images_cp_version(
+    dockyard_daemon: DockyardDaemon, client: APIClient, tmp_path: Path
+) -> None:
+    d = dockyard_daemon
+    name = f"cmore{os.getpid()}"
+    file = tmp_path / "compose.yaml"
+    file.write_text("services:\n  app:\n    image: busybox\n    command: [sleep, '300']\n    init: true\n")
+
+    def cli(*args: str, check: bool = True) -> str:
+        res = d.dockyard("compose", "-f", str(file), "-p", name, *args, check=False, timeout=120)
+        if check:
+            assert res.returncode == 0, res.stdout + res.stderr
+        return res.stdout + (res.stderr if not check else "")
+
+    def states() -> list[str]:
+        return sorted(c.state for c in list_containers(client, name))
+
+    try:
+        cli("create", "--scale", "app=2")
+        assert states() == ["created", "created"]
+        cli("start")
+        assert states() == ["running", "running"]
+        cli("pause", "app")
+        assert states() == ["paused", "paused"]
+        cli("unpause")
+        assert states() == ["running", "running"]
+
+        table = cli("images").splitlines()
+        assert table[0].split() == ["CONTAINER", "REPOSITORY", "TAG", "IMAGE", "ID", "SIZE"]
+        assert sorted(line.split()[0] for line in table[1:]) == [f"{name}-app-1", f"{name}-app-2"]
+        assert all(line.split()[1:3] == ["busybox", "latest"] for line in table[1:])
+        image_id = client.get("/images/busybox/json")["Id"]
+        assert cli("images", "-q").split() == [image_id]
+        rows = json.loads(cli("images", "--format", "json"))
+        assert {r["ContainerName"] for r in rows} == {f"{name}-app-1", f"{name}-app-2"}
+        assert all(r["ID"] == image_id and r["Size"] > 0 for r in rows)
+
+        # to the service: every replica; --index: one; from the service: the first replica
+        local = tmp_path / "note.txt"
+        local.write_text("copied in\n")
+        cli("cp", str(local), "app:/tmp/note.txt")
+        for index in ("1", "2"):
+            assert cli("exec", "-T", "--index", index, "app", "cat", "/tmp/note.txt") == "copied in\n"
+        local.write_text("only two\n")
+        cli("cp", "--index", "2", str(local), "app:/tmp/note.txt")
+        assert cli("exec", "-T", "--index", "1", "app", "cat", "/tmp/note.txt") == "copied in\n"
+        assert cli("exec", "-T", "--index", "2", "app", "cat", "/tmp/note.txt") == "only two\n"
+        cli("cp", "app:/tmp/note.txt", str(tmp_path / "back.txt"))
+        assert (tmp_path / "back.txt").read_text() == "copied in\n"
+        out = cli("cp", str(local), str(tmp_path / "x"), check=False)
+        assert "exactly one SERVICE:PATH" in out
+
+        assert cli("version", "--short").strip() == __version__
+        assert json.loads(cli("version", "--format", "json")) == {"version": f"v{__version__}"}
+    finally:
+        d.dockyard("compose", "-p", name, "down", "-t", "1", check=False)
