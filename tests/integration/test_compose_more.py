@@ -83,3 +83,43 @@ def test_create_pause_images_cp_version(
         assert json.loads(cli("version", "--format", "json")) == {"version": f"v{__version__}"}
     finally:
         d.dockyard("compose", "-p", name, "down", "-t", "1", check=False)
+
+
+def test_scale_and_wait(dockyard_daemon: DockyardDaemon, client: APIClient, tmp_path: Path) -> None:
+    d = dockyard_daemon
+    name = f"cscale{os.getpid()}"
+    file = tmp_path / "compose.yaml"
+    file.write_text(
+        "services:\n"
+        "  app:\n    image: busybox\n    command: [sleep, '300']\n    init: true\n"
+        "  a:\n    image: busybox\n    command: [sh, -c, 'sleep 1; exit 3']\n"
+        "  b:\n    image: busybox\n    command: [sh, -c, 'sleep 2; exit 0']\n"
+    )
+
+    def cli(*args: str) -> tuple[int, str]:
+        res = d.dockyard("compose", "-f", str(file), "-p", name, *args, check=False, timeout=120)
+        return res.returncode, res.stdout + res.stderr
+
+    def count(service: str) -> int:
+        return sum(1 for c in list_containers(client, name) if c.service == service)
+
+    try:
+        assert cli("scale", "app=3")[0] == 0
+        assert count("app") == 3 and count("a") == 0  # only the service named
+        assert cli("scale", "app=1")[0] == 0
+        assert count("app") == 1
+        assert "invalid --scale" in cli("scale", "app")[1]
+
+        assert cli("up", "-d")[0] == 0
+        rc, out = cli("wait", "a", "b")
+        ids = {c.service: c.id for c in list_containers(client, name)}
+        assert rc == 0, out  # the last one to exit
+        assert f'container "{ids["a"]}" exited with status code 3' in out
+        assert f'container "{ids["b"]}" exited with status code 0' in out
+
+        assert cli("up", "-d", "--force-recreate", "a", "b")[0] == 0
+        rc, out = cli("wait", "--down-project", "a", "b")
+        assert rc == 3, out  # the first exit drops the project
+        assert list_containers(client, name) == []
+    finally:
+        d.dockyard("compose", "-p", name, "down", "-t", "1", check=False)

@@ -44,12 +44,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "restart": ("restart", "Restart service containers"),
     "rm": ("rm", "Removes stopped service containers"),
     "run": ("run", "Run a one-off command on a service"),
+    "scale": ("compose_more.scale", "Scale services"),
     "start": ("start", "Start services"),
     "stop": ("stop", "Stop services"),
     "top": ("top", "Display the running processes"),
     "unpause": ("compose_more.unpause", "Unpause services"),
     "up": ("up", "Create and start containers"),
     "version": ("compose_more.version", "Show the Docker Compose version information"),
+    "wait": ("compose_more.wait", "Block until containers of all (or specified) services stop."),
 }
 
 

@@ -196,3 +196,71 @@ def version(c: Compose, argv: list[str]) -> int:
     else:
         c.ctx.print(f"dockyard compose version v{__version__}")
     return 0
+
+
+def scale(c: Compose, argv: list[str]) -> int:
+    from dockyard.cli.compose_cmds import _scale
+    from dockyard.compose.up import Converger, UpOptions
+
+    cmd = _cmd(c, "[SERVICE=REPLICAS...]", "Scale services", min_args=1)
+    cmd.flags.bool("no-deps", help="Don't start linked services")
+    opts, specs = cmd.parse(argv)
+    counts = _scale(specs)
+    project = c.load(list(counts))
+    progress = c.progress()
+    try:
+        Converger(c.ctx.client, project, progress, config=c.ctx.config(), warn=c.ctx.warn).up(
+            UpOptions(services=list(counts), no_deps=opts.no_deps, scale=counts)
+        )
+    finally:
+        progress.close()
+    return 0
+
+
+def wait(c: Compose, argv: list[str]) -> int:
+    """Compose v2's ``wait``: each container's exit is printed; the code is the last one's."""
+    import queue
+    import threading
+
+    from dockyard.client.api import quote_path
+    from dockyard.compose import ops
+
+    cmd = _cmd(
+        c, "SERVICE [SERVICE...] [OPTIONS]", "Block until containers of all (or specified) services stop."
+    )
+    cmd.flags.bool("down-project", help="Drops project when the first container stops")
+    opts, services = cmd.parse(argv)
+    project, name = c.project_or_name()
+    ops.check_services(project, services)
+    found = ops.containers_of(c.ctx.client, name, services)
+    results: queue.Queue[tuple[str, int | None, str]] = queue.Queue()
+
+    client = c.ctx.client  # each call takes a connection of its own
+
+    def watch(cid: str) -> None:
+        try:
+            res = (
+                client.call("POST", f"/containers/{quote_path(cid)}/wait", {"condition": "not-running"}) or {}
+            )
+            results.put((cid, int(res.get("StatusCode", 0)), ""))
+        except Exception as exc:
+            results.put((cid, None, str(exc)))
+
+    for x in found:
+        threading.Thread(target=watch, args=(x.id,), daemon=True).start()
+    code = 0
+    for i in range(len(found)):
+        cid, status, error = results.get()
+        if status is None:
+            c.ctx.warn(f"waiting for container {cid}: {error}")
+            raise Exit(42)
+        c.ctx.print(f'container "{cid}" exited with status code {status}')
+        code = status
+        if opts.down_project and i == 0:
+            progress = c.progress()
+            try:
+                ops.down(c.ctx.client, project, name, progress)
+            finally:
+                progress.close()
+            break
+    return code
