@@ -202,6 +202,20 @@ def test_up_flags_and_orphans(dockyard_daemon: DockyardDaemon, client: APIClient
             k: v for k, v in first.items() if "-db-" not in k
         }
 
+        # --force-recreate web: web alone, not its dependency db (as v2);
+        # --always-recreate-deps web: db is recreated, the unchanged web kept
+        p.cli("up", "-d", "--force-recreate", "web")
+        forced = p.ids(client)
+        assert forced[f"{name}-web-1"] != after[f"{name}-web-1"]
+        assert forced[f"{name}-db-1"] == after[f"{name}-db-1"]
+        p.cli("up", "-d", "--always-recreate-deps", "web")
+        deps = p.ids(client)
+        assert deps[f"{name}-db-1"] != forced[f"{name}-db-1"]
+        assert deps[f"{name}-web-1"] == forced[f"{name}-web-1"]
+        bad = p.cli("up", "-d", "--always-recreate-deps", "--no-recreate", check=False)
+        assert bad.returncode != 0 and "incompatible" in bad.stderr
+        first = {**first, f"{name}-web-1": deps[f"{name}-web-1"]}
+
         # --build: the changed context makes a new image, so b is recreated on it; an up
         # without --build keeps the image it has
         stamp.write_text("two\n")

@@ -68,6 +68,7 @@ def up(c: Compose, argv: list[str]) -> int:
     f.bool("no-build", help="Don't build an image, even if it's policy")
     f.bool("force-recreate", help="Recreate containers even if their configuration and image haven't changed")
     f.bool("no-recreate", help="If containers already exist, don't recreate them")
+    f.bool("always-recreate-deps", help="Recreate dependent containers. Incompatible with --no-recreate.")
     f.bool("no-deps", help="Don't start linked services")
     f.bool("no-start", help="Don't start the services after creating them")
     f.strings("scale", help="Scale SERVICE to NUM instances. Overrides the scale setting in the Compose file")
@@ -101,6 +102,8 @@ def up(c: Compose, argv: list[str]) -> int:
     opts, services = cmd.parse(argv)
     if opts.force_recreate and opts.no_recreate:
         raise cmd.fail("--force-recreate and --no-recreate are incompatible")
+    if opts.always_recreate_deps and opts.no_recreate:
+        raise cmd.fail("--always-recreate-deps and --no-recreate are incompatible")
     policy = AbortPolicy(opts.abort_on_container_exit, opts.abort_on_container_failure, opts.exit_code_from)
     if opts.abort_on_container_exit and opts.abort_on_container_failure:
         raise cmd.fail("--abort-on-container-exit and --abort-on-container-failure are incompatible")
@@ -127,7 +130,7 @@ def up(c: Compose, argv: list[str]) -> int:
                 no_start=opts.no_start, scale=_scale(opts.scale), wait=opts.wait,
                 wait_timeout=float(opts.wait_timeout) if opts.changed("wait-timeout") else None,
                 remove_orphans=opts.remove_orphans, timeout=_timeout(opts),
-                renew_anon_volumes=opts.renew_anon_volumes,
+                renew_anon_volumes=opts.renew_anon_volumes, always_recreate_deps=opts.always_recreate_deps,
             )
         )  # fmt: skip
     finally:

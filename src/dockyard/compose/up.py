@@ -49,6 +49,7 @@ class UpOptions:
     remove_orphans: bool = False
     timeout: int | None = None  # stop timeout for recreated and removed containers
     renew_anon_volumes: bool = False  # -V: a recreated container gets fresh anonymous volumes
+    always_recreate_deps: bool = False  # the dependencies of the services named are recreated too
 
 
 def select(project: Project, names: list[str], no_deps: bool) -> list[str]:
@@ -211,7 +212,13 @@ class Converger:
             self.current.get(service.name, []),
             replicas(service, opts.scale),
             config_hash(service),
-            force_recreate=opts.force_recreate,
+            # As v2: --force-recreate is for the services named (all when none is); their
+            # dependencies follow --always-recreate-deps; --no-recreate holds for both.
+            force_recreate=(
+                opts.force_recreate
+                if not opts.services or service.name in opts.services
+                else opts.always_recreate_deps
+            ),
             no_recreate=opts.no_recreate,
             image_id=image_id,
         )
