@@ -123,3 +123,46 @@ def test_scale_and_wait(dockyard_daemon: DockyardDaemon, client: APIClient, tmp_
         assert list_containers(client, name) == []
     finally:
         d.dockyard("compose", "-p", name, "down", "-t", "1", check=False)
+
+
+def test_attach_export_commit_stats(
+    dockyard_daemon: DockyardDaemon, client: APIClient, tmp_path: Path
+) -> None:
+    import tarfile
+
+    d = dockyard_daemon
+    name = f"cwrap{os.getpid()}"
+    image = f"{name}-committed:v1"
+    file = tmp_path / "compose.yaml"
+    file.write_text(
+        "services:\n"
+        "  app:\n    image: busybox\n    init: true\n"
+        "    command: [sh, -c, 'echo made > /made; exec sleep 300']\n"
+        "  talk:\n    image: busybox\n    command: [sh, -c, 'sleep 4; echo attached-out; exit 4']\n"
+    )
+
+    def cli(*args: str) -> tuple[int, str]:
+        res = d.dockyard("compose", "-f", str(file), "-p", name, *args, check=False, timeout=120)
+        return res.returncode, res.stdout + res.stderr
+
+    try:
+        assert cli("up", "-d")[0] == 0
+        rc, out = cli("attach", "--no-stdin", "talk")
+        assert rc == 4 and "attached-out" in out, out
+
+        rc, out = cli("stats", "--no-stream", "--format", "{{.Name}}")
+        assert rc == 0 and out.split() == [f"{name}-app-1"], out  # talk has ended
+
+        assert cli("export", "-o", str(tmp_path / "app.tar"), "app")[0] == 0
+        with tarfile.open(tmp_path / "app.tar") as tar:
+            made = tar.extractfile("made")
+            assert made is not None and made.read() == b"made\n"
+
+        rc, out = cli("commit", "-c", "ENV FROM_COMMIT=1", "app", image)
+        assert rc == 0, out
+        assert "FROM_COMMIT=1" in client.get(f"/images/{image}/json")["Config"]["Env"]
+        rc, out = cli("export", "--index", "2", "app")
+        assert rc != 0 and "no container with index 2" in out
+    finally:
+        d.dockyard("compose", "-p", name, "down", "-t", "1", check=False)
+        d.dockyard("rmi", image, check=False)

@@ -25,13 +25,19 @@ if TYPE_CHECKING:
 
 # command -> (function in dockyard.cli.compose_cmds, summary)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "attach": (
+        "compose_more.attach",
+        "Attach local standard input, output, and error streams to a service's running container",
+    ),
     "build": ("build", "Build or rebuild services"),
+    "commit": ("compose_more.commit", "Create a new image from a service container's changes"),
     "config": ("config", "Parse, resolve and render compose file in canonical format"),
     "cp": ("compose_more.cp", "Copy files/folders between a service container and the local filesystem"),
     "create": ("compose_more.create", "Creates containers for a service"),
     "down": ("down", "Stop and remove containers, networks"),
     "events": ("events", "Receive real time events from containers"),
     "exec": ("exec_", "Execute a command in a running container"),
+    "export": ("compose_more.export", "Export a service container's filesystem as a tar archive"),
     "images": ("compose_more.images", "List images used by the created containers"),
     "kill": ("kill", "Force stop service containers"),
     "logs": ("logs", "View output from containers"),
@@ -46,6 +52,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("run", "Run a one-off command on a service"),
     "scale": ("compose_more.scale", "Scale services"),
     "start": ("start", "Start services"),
+    "stats": ("compose_more.stats", "Display a live stream of container(s) resource usage statistics"),
     "stop": ("stop", "Stop services"),
     "top": ("top", "Display the running processes"),
     "unpause": ("compose_more.unpause", "Unpause services"),

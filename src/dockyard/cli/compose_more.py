@@ -264,3 +264,101 @@ def wait(c: Compose, argv: list[str]) -> int:
                 progress.close()
             break
     return code
+
+
+def _replica(c: Compose, service: str, index: int) -> str:
+    """The id of ``service``'s container number ``index`` (1 unless --index says otherwise)."""
+    from dockyard.compose import ops
+
+    project, name = c.project_or_name()
+    ops.check_services(project, [service])
+    for x in ops.containers_of(c.ctx.client, name, [service]):
+        if x.number == index:
+            return x.id
+    raise InvalidArgument(f'service "{service}" has no container with index {index}: see `compose ps`')
+
+
+def attach(c: Compose, argv: list[str]) -> int:
+    from dockyard.cli.attach import attach as attach_container
+
+    cmd = _cmd(
+        c, "[OPTIONS] SERVICE",
+        "Attach local standard input, output, and error streams to a service's running container",
+        min_args=1, max_args=1,
+    )  # fmt: skip
+    cmd.flags.string("detach-keys", help="Override the key sequence for detaching from a container.")
+    cmd.flags.int("index", help="index of the container if service has multiple replicas.", default=1)
+    cmd.flags.bool("no-stdin", help="Do not attach STDIN")
+    cmd.flags.bool("sig-proxy", help="Proxy all received signals to the process", default=True)
+    opts, (service,) = cmd.parse(argv)
+    args = [f"--sig-proxy={'true' if opts.sig_proxy else 'false'}"]
+    if opts.no_stdin:
+        args.append("--no-stdin")
+    if opts.detach_keys:
+        args += ["--detach-keys", opts.detach_keys]
+    return attach_container(c.ctx, [*args, _replica(c, service, opts.index)])
+
+
+def export(c: Compose, argv: list[str]) -> int:
+    from dockyard.cli.container_fs import export as export_container
+
+    cmd = _cmd(
+        c,
+        "[OPTIONS] SERVICE",
+        "Export a service container's filesystem as a tar archive",
+        min_args=1,
+        max_args=1,
+    )
+    cmd.flags.int("index", help="index of the container if service has multiple replicas.", default=1)
+    cmd.flags.string("output", "o", "Write to a file, instead of STDOUT")
+    opts, (service,) = cmd.parse(argv)
+    args = ["--output", opts.output] if opts.output else []
+    return export_container(c.ctx, [*args, _replica(c, service, opts.index)])
+
+
+def commit(c: Compose, argv: list[str]) -> int:
+    from dockyard.cli.container_fs import commit as commit_container
+
+    cmd = _cmd(
+        c, "[OPTIONS] SERVICE [REPOSITORY[:TAG]]", "Create a new image from a service container's changes",
+        min_args=1, max_args=2,
+    )  # fmt: skip
+    cmd.flags.string("author", "a", 'Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")')
+    cmd.flags.strings("change", "c", "Apply Dockerfile instruction to the created image")
+    cmd.flags.int("index", help="index of the container if service has multiple replicas.", default=1)
+    cmd.flags.string("message", "m", "Commit message")
+    cmd.flags.bool("pause", "p", "Pause container during commit", default=True)
+    opts, args = cmd.parse(argv)
+    base = [f"--pause={'true' if opts.pause else 'false'}"]
+    if opts.author:
+        base += ["--author", opts.author]
+    if opts.message:
+        base += ["--message", opts.message]
+    for change in opts.change or []:
+        base += ["--change", change]
+    return commit_container(c.ctx, [*base, _replica(c, args[0], opts.index), *args[1:]])
+
+
+def stats(c: Compose, argv: list[str]) -> int:
+    from dockyard.cli.stats import stats as stats_containers
+    from dockyard.compose import ops
+
+    cmd = _cmd(c, "[OPTIONS] [SERVICE]", "Display a live stream of container(s) resource usage statistics")
+    cmd.flags.bool("all", "a", "Show all containers (default shows just running)")
+    cmd.flags.string("format", help="Format output using a custom template")
+    cmd.flags.bool("no-stream", help="Disable streaming stats and only pull the first result")
+    cmd.flags.bool("no-trunc", help="Do not truncate output")
+    opts, services = cmd.parse(argv)
+    project, name = c.project_or_name()
+    ops.check_services(project, services)
+    found = [x for x in ops.containers_of(c.ctx.client, name, services) if opts.all or x.running]
+    args = [
+        flag
+        for flag, on in (("--all", opts.all), ("--no-stream", opts.no_stream), ("--no-trunc", opts.no_trunc))
+        if on
+    ]
+    if opts.format:
+        args += ["--format", opts.format]
+    if not found:
+        return 0
+    return stats_containers(c.ctx, [*args, *(x.name for x in found)])
