@@ -14,8 +14,10 @@ from dockyard.errors import InvalidArgument
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from dockyard.cli.compose import Compose
-    from dockyard.cli.flags import Options
+    from dockyard.cli.flags import FlagSet, Options
     from dockyard.compose.model import Project
     from dockyard.compose.state import Container
 
@@ -38,6 +40,45 @@ def _timeout(opts: Options) -> int | None:
     return int(opts.timeout) if opts.changed("timeout") else None
 
 
+def converge_flags(f: FlagSet) -> None:
+    """The flags ``up`` and ``create`` share."""
+    f.bool("build", help="Build images before starting containers")
+    f.bool("no-build", help="Don't build an image, even if it's policy")
+    f.bool("force-recreate", help="Recreate containers even if their configuration and image haven't changed")
+    f.bool("no-recreate", help="If containers already exist, don't recreate them")
+    f.string("pull", help='Pull image before running ("always"|"missing"|"never")', default="policy")
+    f.bool("quiet-pull", help="Pull without printing progress information")
+    f.bool("remove-orphans", help="Remove containers for services not defined in the Compose file")
+    f.strings("scale", help="Scale SERVICE to NUM instances. Overrides the scale setting in the Compose file")
+
+
+def check_converge_flags(cmd: Command, opts: Options) -> None:
+    if opts.force_recreate and opts.no_recreate:
+        raise cmd.fail("--force-recreate and --no-recreate are incompatible")
+
+
+def converge(c: Compose, project: Project, services: list[str], opts: Options, **more: Any) -> list[str]:
+    """Converge ``project`` as ``up`` and ``create`` do, with the :func:`converge_flags` in
+    ``opts`` and the rest of :class:`UpOptions` in ``more``; the services touched."""
+    from dockyard.compose.up import Converger, UpOptions
+
+    progress = c.progress()
+    converger = Converger(
+        c.ctx.client, project, progress, config=c.ctx.config(),
+        tar_context=None if opts.no_build else build_context.tar_context, warn=c.ctx.warn,
+    )  # fmt: skip
+    try:
+        return converger.up(
+            UpOptions(
+                services=services, force_recreate=opts.force_recreate, no_recreate=opts.no_recreate,
+                build=opts.build, pull_always=opts.pull == "always", scale=_scale(opts.scale),
+                remove_orphans=opts.remove_orphans, **more,
+            )
+        )  # fmt: skip
+    finally:
+        progress.close()
+
+
 def _attached(project: Project, named: list[str], targets: list[str], opts: Options) -> set[str]:
     """The services attached ``up`` streams (and watches, for the abort flags), as Compose v2:
     ``--attach`` ones, else the services named (with their dependencies only under
@@ -56,25 +97,19 @@ def _attached(project: Project, named: list[str], targets: list[str], opts: Opti
 
 
 def up(c: Compose, argv: list[str]) -> int:
-    from dockyard.compose import logs, ops
+    from dockyard.compose import logs, ops, wait
     from dockyard.compose.abort import AbortPolicy, Watch
     from dockyard.compose.state import list_containers
-    from dockyard.compose.up import Converger, UpOptions
 
     cmd = _cmd(c, "[OPTIONS] [SERVICE...]", "Create and start containers")
     f = cmd.flags
     f.bool("detach", "d", "Detached mode: Run containers in the background")
-    f.bool("build", help="Build images before starting containers")
-    f.bool("no-build", help="Don't build an image, even if it's policy")
-    f.bool("force-recreate", help="Recreate containers even if their configuration and image haven't changed")
-    f.bool("no-recreate", help="If containers already exist, don't recreate them")
+    converge_flags(f)
     f.bool("always-recreate-deps", help="Recreate dependent containers. Incompatible with --no-recreate.")
     f.bool("no-deps", help="Don't start linked services")
     f.bool("no-start", help="Don't start the services after creating them")
-    f.strings("scale", help="Scale SERVICE to NUM instances. Overrides the scale setting in the Compose file")
     f.bool("wait", help="Wait for services to be running|healthy. Implies detached mode")
     f.int("wait-timeout", help="Maximum duration in seconds to wait for the project to be running|healthy")
-    f.bool("remove-orphans", help="Remove containers for services not defined in the Compose file")
     f.bool(
         "renew-anon-volumes",
         "V",
@@ -85,8 +120,6 @@ def up(c: Compose, argv: list[str]) -> int:
         "t",
         "Use this timeout in seconds for container shutdown (attached, or recreating)",
     )
-    f.string("pull", help='Pull image before running ("always"|"missing"|"never")', default="policy")
-    f.bool("quiet-pull", help="Pull without printing progress information")
     f.bool("no-color", help="Produce monochrome output")
     f.bool("no-log-prefix", help="Don't print prefix in logs")
     f.bool("timestamps", help="Show timestamps")
@@ -100,8 +133,7 @@ def up(c: Compose, argv: list[str]) -> int:
         help="Return the exit code of the selected service container. Implies --abort-on-container-exit",
     )
     opts, services = cmd.parse(argv)
-    if opts.force_recreate and opts.no_recreate:
-        raise cmd.fail("--force-recreate and --no-recreate are incompatible")
+    check_converge_flags(cmd, opts)
     if opts.always_recreate_deps and opts.no_recreate:
         raise cmd.fail("--always-recreate-deps and --no-recreate are incompatible")
     policy = AbortPolicy(opts.abort_on_container_exit, opts.abort_on_container_failure, opts.exit_code_from)
@@ -116,25 +148,13 @@ def up(c: Compose, argv: list[str]) -> int:
     detach = opts.detach or opts.wait
     project = c.load(services)
     watch = Watch(policy, project)
-    progress = c.progress()
     since = time.time()
-    converger = Converger(
-        c.ctx.client, project, progress, config=c.ctx.config(),
-        tar_context=None if opts.no_build else build_context.tar_context, warn=c.ctx.warn,
+    targets = converge(
+        c, project, services, opts, no_deps=opts.no_deps, no_start=opts.no_start, wait=opts.wait,
+        wait_timeout=float(opts.wait_timeout) if opts.changed("wait-timeout") else None,
+        timeout=_timeout(opts), renew_anon_volumes=opts.renew_anon_volumes,
+        always_recreate_deps=opts.always_recreate_deps,
     )  # fmt: skip
-    try:
-        targets = converger.up(
-            UpOptions(
-                services=services, no_deps=opts.no_deps, force_recreate=opts.force_recreate,
-                no_recreate=opts.no_recreate, build=opts.build, pull_always=opts.pull == "always",
-                no_start=opts.no_start, scale=_scale(opts.scale), wait=opts.wait,
-                wait_timeout=float(opts.wait_timeout) if opts.changed("wait-timeout") else None,
-                remove_orphans=opts.remove_orphans, timeout=_timeout(opts),
-                renew_anon_volumes=opts.renew_anon_volumes, always_recreate_deps=opts.always_recreate_deps,
-            )
-        )  # fmt: skip
-    finally:
-        progress.close()
     if detach or opts.no_start:
         return 0
     attached = _attached(project, services, targets, opts)
@@ -148,8 +168,7 @@ def up(c: Compose, argv: list[str]) -> int:
     codes: dict[str, int] = {}
 
     def exited(x: Container) -> bool:
-        result = c.ctx.client.call("POST", f"/containers/{x.id}/wait", {"condition": "not-running"}) or {}
-        code = int(result.get("StatusCode", 0))
+        code = wait.exit_code(c.ctx.client, x.id)
         codes.setdefault(x.service, code)
         printer.note(f"{x.name} exited with code {code}")
         return watch.exited(x, code)
@@ -177,7 +196,7 @@ def up(c: Compose, argv: list[str]) -> int:
         stopping.close()
     for x in sorted(containers, key=lambda x: x.number):
         if x.service not in codes:
-            info = c.ctx.client.get(f"/containers/{x.id}/json")
+            info = wait.inspect(c.ctx.client, x.id)
             codes[x.service] = int((info.get("State") or {}).get("ExitCode", 0))
     return watch.exit_code(codes)
 
@@ -335,6 +354,10 @@ def _simple(
             ops.start(client, project, name, services, progress)
         elif verb == "restart":
             ops.restart(client, project, name, services, progress, _timeout(opts))
+        elif verb == "pause":
+            ops.pause(client, project, name, services, progress)
+        elif verb == "unpause":
+            ops.unpause(client, project, name, services, progress)
         else:
             ops.kill(client, project, name, services, progress, opts.signal)
     finally:

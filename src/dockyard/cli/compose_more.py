@@ -1,10 +1,12 @@
-"""More ``dockyard compose`` subcommands: ``create``, ``pause``, ``unpause``, ``images``, ``cp``
-and ``version``, as Compose v2 has them."""
+"""More ``dockyard compose`` subcommands, as Compose v2 has them: ``create``, ``pause``,
+``unpause``, ``images``, ``cp``, ``version``, ``scale``, ``wait``, and ``attach``, ``export``,
+``commit``, ``stats`` on a service's container."""
 
 from __future__ import annotations
 
 from dockyard.cli import formatter
-from dockyard.cli.command import Command, Exit
+from dockyard.cli.command import Exit
+from dockyard.cli.compose_cmds import _cmd, _scale, _simple, check_converge_flags, converge, converge_flags
 from dockyard.errors import InvalidArgument
 
 TYPE_CHECKING = False
@@ -12,67 +14,21 @@ if TYPE_CHECKING:
     from dockyard.cli.compose import Compose
 
 
-def _cmd(c: Compose, usage: str, summary: str, **kw: int | None) -> Command:
-    return Command(c.ctx, usage, summary, **kw)  # type: ignore[arg-type]
-
-
 def create(c: Compose, argv: list[str]) -> int:
-    from dockyard.cli import build_context
-    from dockyard.cli.compose_cmds import _scale
-    from dockyard.compose.up import Converger, UpOptions
-
     cmd = _cmd(c, "[OPTIONS] [SERVICE...]", "Creates containers for a service")
-    f = cmd.flags
-    f.bool("build", help="Build images before starting containers")
-    f.bool("no-build", help="Don't build an image, even if it's policy")
-    f.bool("force-recreate", help="Recreate containers even if their configuration and image haven't changed")
-    f.bool("no-recreate", help="If containers already exist, don't recreate them")
-    f.string("pull", help='Pull image before running ("always"|"missing"|"never")', default="policy")
-    f.bool("quiet-pull", help="Pull without printing progress information")
-    f.bool("remove-orphans", help="Remove containers for services not defined in the Compose file")
-    f.strings("scale", help="Scale SERVICE to NUM instances. Overrides the scale setting in the Compose file")
+    converge_flags(cmd.flags)
     opts, services = cmd.parse(argv)
-    if opts.force_recreate and opts.no_recreate:
-        raise cmd.fail("--force-recreate and --no-recreate are incompatible")
-    project = c.load(services)
-    progress = c.progress()
-    converger = Converger(
-        c.ctx.client, project, progress, config=c.ctx.config(),
-        tar_context=None if opts.no_build else build_context.tar_context, warn=c.ctx.warn,
-    )  # fmt: skip
-    try:
-        converger.up(
-            UpOptions(
-                services=services, force_recreate=opts.force_recreate, no_recreate=opts.no_recreate,
-                build=opts.build, pull_always=opts.pull == "always", no_start=True,
-                scale=_scale(opts.scale), remove_orphans=opts.remove_orphans,
-            )
-        )  # fmt: skip
-    finally:
-        progress.close()
-    return 0
-
-
-def _pause_or_unpause(c: Compose, argv: list[str], verb: str, summary: str) -> int:
-    from dockyard.compose import ops
-
-    cmd = _cmd(c, "[SERVICE...]", summary)
-    _, services = cmd.parse(argv)
-    project, name = c.project_or_name()
-    progress = c.progress()
-    try:
-        (ops.pause if verb == "pause" else ops.unpause)(c.ctx.client, project, name, services, progress)
-    finally:
-        progress.close()
+    check_converge_flags(cmd, opts)
+    converge(c, c.load(services), services, opts, no_start=True)
     return 0
 
 
 def pause(c: Compose, argv: list[str]) -> int:
-    return _pause_or_unpause(c, argv, "pause", "Pause services")
+    return _simple(c, argv, "pause", "Pause services")
 
 
 def unpause(c: Compose, argv: list[str]) -> int:
-    return _pause_or_unpause(c, argv, "unpause", "Unpause services")
+    return _simple(c, argv, "unpause", "Unpause services")
 
 
 IMAGES_TABLE = "table {{.ContainerName}}\t{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.Size}}"
@@ -86,6 +42,7 @@ def images(c: Compose, argv: list[str]) -> int:
     from dockyard.client.api import quote_path
     from dockyard.client.errors import NoSuchObject
     from dockyard.compose import ops
+    from dockyard.oci import reference
 
     cmd = _cmd(c, "[OPTIONS] [SERVICE...]", "List images used by the created containers")
     cmd.flags.bool("quiet", "q", "Only display IDs")
@@ -99,9 +56,8 @@ def images(c: Compose, argv: list[str]) -> int:
             info = c.ctx.client.get(f"/images/{quote_path(x.image_id or x.image)}/json")
         except NoSuchObject:
             info = {"Id": x.image_id, "Size": 0}
-        repo, _, tag = (
-            x.image.rpartition(":") if ":" in x.image.rsplit("/", 1)[-1] else (x.image, "", "latest")
-        )
+        ref = reference.parse(x.image)
+        repo, tag = ref.familiar_repository, ref.tag or "<none>"
         image_id = str(info.get("Id") or x.image_id)
         size = int(info.get("Size") or 0)
         rows.append(
@@ -131,16 +87,8 @@ def images(c: Compose, argv: list[str]) -> int:
     return 0
 
 
-def _split(arg: str) -> tuple[str, str]:
-    """``SERVICE:PATH`` -> (service, path); a local path (``./a:b``, ``/x``, ``-``) -> ("", path)."""
-    if ":" not in arg or arg.startswith((".", "/")):
-        return "", arg
-    service, _, path = arg.partition(":")
-    return service, path
-
-
 def cp(c: Compose, argv: list[str]) -> int:
-    from dockyard.cli.cp import copy_from, copy_to
+    from dockyard.cli.cp import copy_from, copy_to, split_container_path
     from dockyard.compose import ops
 
     cmd = _cmd(
@@ -156,8 +104,8 @@ def cp(c: Compose, argv: list[str]) -> int:
     cmd.flags.int("index", help="Index of the container if service has multiple replicas", default=0)
     cmd.flags.bool("all", help="Include containers created by the run command", hidden=True)
     opts, (src_arg, dest_arg) = cmd.parse(argv)
-    src_service, src = _split(src_arg)
-    dest_service, dest = _split(dest_arg)
+    src_service, src = split_container_path(src_arg)
+    dest_service, dest = split_container_path(dest_arg)
     if bool(src_service) == bool(dest_service):
         raise cmd.fail("give exactly one SERVICE:PATH, the other a local path (or -)")
     service = src_service or dest_service
@@ -199,7 +147,6 @@ def version(c: Compose, argv: list[str]) -> int:
 
 
 def scale(c: Compose, argv: list[str]) -> int:
-    from dockyard.cli.compose_cmds import _scale
     from dockyard.compose.up import Converger, UpOptions
 
     cmd = _cmd(c, "[SERVICE=REPLICAS...]", "Scale services", min_args=1)
@@ -222,8 +169,8 @@ def wait(c: Compose, argv: list[str]) -> int:
     import queue
     import threading
 
-    from dockyard.client.api import quote_path
     from dockyard.compose import ops
+    from dockyard.compose import wait as wait_for
 
     cmd = _cmd(
         c, "SERVICE [SERVICE...] [OPTIONS]", "Block until containers of all (or specified) services stop."
@@ -235,14 +182,9 @@ def wait(c: Compose, argv: list[str]) -> int:
     found = ops.containers_of(c.ctx.client, name, services)
     results: queue.Queue[tuple[str, int | None, str]] = queue.Queue()
 
-    client = c.ctx.client  # each call takes a connection of its own
-
     def watch(cid: str) -> None:
-        try:
-            res = (
-                client.call("POST", f"/containers/{quote_path(cid)}/wait", {"condition": "not-running"}) or {}
-            )
-            results.put((cid, int(res.get("StatusCode", 0)), ""))
+        try:  # each call takes a connection of its own
+            results.put((cid, wait_for.exit_code(c.ctx.client, cid), ""))
         except Exception as exc:
             results.put((cid, None, str(exc)))
 

@@ -96,30 +96,26 @@ def _unescape(value: str) -> str:
     return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), "\\" + m.group(1)), value)
 
 
-def read_env_file(path: str, display: str, lookup: Mapping[str, str]) -> dict[str, str]:
+def _read_text(path: str, display: str) -> str:
     try:
         with open(path, encoding="utf-8") as f:
-            text = f.read()
+            return f.read()
     except FileNotFoundError:
         raise invalid(display, "", f"env file {path} not found") from None
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as e:
         raise invalid(display, "", f"cannot read env file {path}: {e}") from None
-    return parse_dotenv(text, display, lookup)
+
+
+def read_env_file(path: str, display: str, lookup: Mapping[str, str]) -> dict[str, str]:
+    return parse_dotenv(_read_text(path, display), display, lookup)
 
 
 def read_raw_env_file(path: str, display: str, lookup: Mapping[str, str]) -> dict[str, str]:
     """``env_file: {format: raw}``: ``docker run --env-file``'s format. Each line is KEY=VALUE
     taken verbatim (no quotes, escapes or interpolation); blank lines and lines starting with
     ``#`` are skipped; a bare KEY takes its value from ``lookup`` and is left out when unset."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except FileNotFoundError:
-        raise invalid(display, "", f"env file {path} not found") from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as e:
-        raise invalid(display, "", f"cannot read env file {path}: {e}") from None
     out: dict[str, str] = {}
-    for number, line in enumerate(lines, 1):
+    for number, line in enumerate(_read_text(path, display).splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         key, sep, value = line.partition("=")

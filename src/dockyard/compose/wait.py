@@ -22,6 +22,12 @@ def inspect(client: APIClient, cid: str) -> dict[str, Any]:
     return found
 
 
+def exit_code(client: APIClient, cid: str) -> int:
+    """Block until the container is not running; its exit code."""
+    result = client.call("POST", f"/containers/{quote_path(cid)}/wait", {"condition": "not-running"}) or {}
+    return int(result.get("StatusCode", 0))
+
+
 def health(info: dict[str, Any]) -> str:
     """``healthy``/``unhealthy``/``starting``, or "" when the container has no healthcheck."""
     state = info.get("State") or {}

@@ -46,32 +46,34 @@ async def send_file_range(
     if transport is None or transport.is_closing():
         raise ConnectionResetError("the client closed the connection")
     loop = asyncio.get_running_loop()
-    await _flush(writer, transport)
-    sock = transport.get_extra_info("socket")
-    if sock is None:
-        raise ConnectionResetError("the client closed the connection")
-    reading = transport.is_reading()
-    if reading:
-        transport.pause_reading()
-    out = os.dup(sock.fileno())  # ours to close: the transport may close its own fd meanwhile
     src = await asyncio.to_thread(os.open, path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        buf = bytearray(min(CHUNK, count) or 1)
-        view = memoryview(buf)
-        end = offset + count
-        while offset < end:
-            want = view[: min(len(buf), end - offset)]
-            n = await _read(src, want, offset)
-            if n == 0:
-                raise OSError(f"{path} ended {end - offset} bytes before the size it was served with")
-            await _write_all(loop, out, view[:n])
-            offset += n
-            writer.output_size += n  # what the access log reports as sent
+        await _flush(writer, transport)
+        sock = transport.get_extra_info("socket")
+        if sock is None:
+            raise ConnectionResetError("the client closed the connection")
+        out = os.dup(sock.fileno())  # ours to close: the transport may close its own fd meanwhile
+        reading = transport.is_reading()
+        try:
+            if reading:
+                transport.pause_reading()
+            buf = bytearray(min(CHUNK, count) or 1)
+            view = memoryview(buf)
+            end = offset + count
+            while offset < end:
+                want = view[: min(len(buf), end - offset)]
+                n = await _read(src, want, offset)
+                if n == 0:
+                    raise OSError(f"{path} ended {end - offset} bytes before the size it was served with")
+                await _write_all(loop, out, view[:n])
+                offset += n
+                writer.output_size += n  # what the access log reports as sent
+        finally:
+            os.close(out)
+            if reading and not transport.is_closing():
+                transport.resume_reading()
     finally:
         os.close(src)
-        os.close(out)
-        if reading and not transport.is_closing():
-            transport.resume_reading()
 
 
 async def _flush(writer: AbstractStreamWriter, transport: asyncio.Transport) -> None:
