@@ -273,6 +273,19 @@ def dockyard_daemon() -> Iterator[Any]:
         yield daemon
 
 
+@pytest.fixture
+def client(dockyard_daemon: Any) -> Iterator[Any]:
+    """An Engine API client (dockyard.client.api.APIClient) on the session's daemon; a test module
+    with a client of another kind defines its own."""
+    from dockyard.client.api import APIClient
+
+    c = APIClient(dockyard_daemon.host)
+    try:
+        yield c
+    finally:
+        c.close()
+
+
 @pytest.fixture(scope="session")
 def reference_registry() -> Iterator[str]:
     """The reference registry on loopback for the session (tests/reference_registry.py), holding

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,15 +22,6 @@ SCRIPT = (
     "for d in /data /cache; do test -f $$d/m || "
     "{ cat /proc/sys/kernel/random/uuid > $$d/m.t && mv $$d/m.t $$d/m; }; done; exec sleep 300"
 )
-
-
-@pytest.fixture
-def client(dockyard_daemon: DockyardDaemon) -> Iterator[APIClient]:
-    c = APIClient(dockyard_daemon.host)
-    try:
-        yield c
-    finally:
-        c.close()
 
 
 def test_recreate_keeps_anonymous_volumes_unless_renewed(

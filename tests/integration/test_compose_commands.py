@@ -11,7 +11,6 @@ import signal
 import subprocess
 import threading
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +22,6 @@ from tests.compose_fixtures import project_leftovers
 from tests.daemon_harness import DOCKYARD, DockyardDaemon
 
 pytestmark = pytest.mark.root
-
-
-@pytest.fixture
-def client(dockyard_daemon: DockyardDaemon) -> Iterator[APIClient]:
-    c = APIClient(dockyard_daemon.host)
-    try:
-        yield c
-    finally:
-        c.close()
 
 
 class Project:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,15 +28,6 @@ def up(client: APIClient, project: Project, **kw: Any) -> str:
     out = Lines()
     Converger(client, project, Progress(out, terminal=False), tar_context=tar_context).up(UpOptions(**kw))
     return out.text
-
-
-@pytest.fixture
-def client(dockyard_daemon: DockyardDaemon) -> Iterator[APIClient]:
-    c = APIClient(dockyard_daemon.host)
-    try:
-        yield c
-    finally:
-        c.close()
 
 
 def compose_cli(d: DockyardDaemon, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
 
 import pytest
 
@@ -22,15 +21,6 @@ from tests.daemon_harness import DockyardDaemon
 pytestmark = pytest.mark.root
 
 NOTHING: dict[str, list[str]] = {"containers": [], "networks": [], "volumes": []}
-
-
-@pytest.fixture
-def client(dockyard_daemon: DockyardDaemon) -> Iterator[APIClient]:
-    c = APIClient(dockyard_daemon.host)
-    try:
-        yield c
-    finally:
-        c.close()
 
 
 def _up(client: APIClient, p: object) -> None:

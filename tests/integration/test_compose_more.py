@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,15 +15,6 @@ from dockyard.compose.state import list_containers
 from tests.daemon_harness import DockyardDaemon
 
 pytestmark = pytest.mark.root
-
-
-@pytest.fixture
-def client(dockyard_daemon: DockyardDaemon) -> Iterator[APIClient]:
-    c = APIClient(dockyard_daemon.host)
-    try:
-        yield c
-    finally:
-        c.close()
 
 
 def test_create_pause_images_cp_version(

@@ -5,7 +5,6 @@ change), and a dependent without ``restart: true`` is left running."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,15 +14,6 @@ from dockyard.compose.state import list_containers
 from tests.daemon_harness import DockyardDaemon
 
 pytestmark = pytest.mark.root
-
-
-@pytest.fixture
-def client(dockyard_daemon: DockyardDaemon) -> Iterator[APIClient]:
-    c = APIClient(dockyard_daemon.host)
-    try:
-        yield c
-    finally:
-        c.close()
 
 
 def compose_text(value: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator
 
 import pytest
 
@@ -18,15 +17,6 @@ from tests.compose_fixtures import Lines, project, project_leftovers, service
 from tests.daemon_harness import DockyardDaemon
 
 pytestmark = pytest.mark.root
-
-
-@pytest.fixture
-def client(dockyard_daemon: DockyardDaemon) -> Iterator[APIClient]:
-    c = APIClient(dockyard_daemon.host)
-    try:
-        yield c
-    finally:
-        c.close()
 
 
 def test_run_logs_and_lifecycle(dockyard_daemon: DockyardDaemon, client: APIClient) -> None:

@@ -8,7 +8,6 @@ and stops ``up`` leaving nothing of that run behind), ``env_file``, a static ``i
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,15 +20,6 @@ from tests.daemon_harness import DockyardDaemon
 pytestmark = pytest.mark.root
 
 CAP_NET_RAW = 13
-
-
-@pytest.fixture
-def client(dockyard_daemon: DockyardDaemon) -> Iterator[APIClient]:
-    c = APIClient(dockyard_daemon.host)
-    try:
-        yield c
-    finally:
-        c.close()
 
 
 def compose_yaml(name: str, subnet_prefix: str, volume: str) -> str:
